@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import benchmark
+from benchmark.cli_reports import add_report_commands
 from benchmark.errors import PagebenchError
 from benchmark.files import cache_root
 
@@ -18,6 +19,9 @@ EPILOG = """examples:
   pagebench run --suite vidore-v1 --retriever bm25-ocr
   pagebench run --task ./my-docs --retriever bm25-ocr
   pagebench profile --retriever bm25-ocr --task debian-faq-en
+  pagebench leaderboard
+  pagebench compare results/bm25-ocr results/dense-ocr
+  pagebench check --baseline results/bm25-ocr --current runs/bm25-ocr
 """
 
 
@@ -144,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retriever_options(profile)
     profile.add_argument("--output", type=Path, help="also write the measurements to this JSON file")
     profile.set_defaults(command=cmd_profile, top_k=100)
+    add_report_commands(commands, common)
     return parser
 
 

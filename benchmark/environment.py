@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -36,9 +37,21 @@ def environment(device: str = "cpu") -> dict:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "device": device,
+        "device_name": device_name(device),
         "packages": _package_versions(),
         "git": _git_state(),
     }
+
+
+def device_name(device: str) -> str | None:
+    """The accelerator's model ("NVIDIA H100 80GB HBM3"), so reports can say what ran."""
+    torch = sys.modules.get("torch")  # loaded whenever a model ran on an accelerator
+    if torch is None or not device.startswith("cuda"):
+        return None
+    try:
+        return torch.cuda.get_device_name(device)
+    except (RuntimeError, AssertionError):
+        return None
 
 
 @lru_cache(maxsize=1)

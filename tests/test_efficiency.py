@@ -8,6 +8,8 @@ import pytest
 from benchmark.results import read_result
 
 LATENCY_FIELDS = [
+    "query_ms_p50",
+    "query_ms_p95",
     "query_encode_ms_p50",
     "query_encode_ms_p95",
     "query_encode_ms_p99",
@@ -45,6 +47,9 @@ def check_sane(efficiency: dict) -> None:
         <= efficiency["query_encode_ms_p99"]
     )
     assert efficiency["search_ms_p50"] <= efficiency["search_ms_p95"]
+    assert efficiency["query_ms_p50"] <= efficiency["query_ms_p95"]
+    # end to end is encode plus search, query by query: at least the larger of the two medians
+    assert efficiency["query_ms_p50"] >= max(efficiency["query_encode_ms_p50"], efficiency["search_ms_p50"])
     assert efficiency["index_ms_per_page"] == pytest.approx(1000 / efficiency["index_pages_per_s"], rel=1e-3)
     assert efficiency["search_ms_per_1000_pages"] == pytest.approx(
         efficiency["search_ms_p50"] * 1000 / 73, rel=1e-3

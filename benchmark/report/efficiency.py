@@ -17,6 +17,8 @@ def describe_efficiency(efficiency: dict) -> str:
             f"index {e['index_pages_per_s']:.1f} pages/s ({e['index_ms_per_page']:.2f} ms/page, "
             f"batch {e['page_batch_size']}; {e['index_s']:.2f} s in all)"
         )
+    if e.get("query_ms_p50") is not None:
+        parts.append(f"one query end to end p50/p95 {e['query_ms_p50']:.2f}/{e['query_ms_p95']:.2f} ms")
     if e.get("query_encode_ms_p50") is not None:
         parts.append(
             f"query encoding p50/p95/p99 {e['query_encode_ms_p50']:.2f}/{e['query_encode_ms_p95']:.2f}/"

@@ -48,6 +48,7 @@ class TaskSpec:
     n_queries: int | None = None  # as published, for `pagebench tasks`; the loader counts
     n_pages: int | None = None
     notes: str | None = None
+    mteb_task: str | None = None  # MTEB's name for the same data, to import MTEB result files
     source_file: Path | None = None
 
     @property
@@ -96,6 +97,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "n_queries": int,
     "n_pages": int,
     "notes": str,
+    "mteb_task": str,
 }
 _REQUIRED = ("name", "suite", "description", "format", "languages")
 

@@ -1,0 +1,50 @@
+"""Results files with chosen per-query scores, built on a real committed results file (so
+they have the real schema), for the report tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from benchmark.metrics import METRIC_NAMES
+from benchmark.results import read_result
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO / "results" / "bm25-ocr" / "debian-faq-en.json"
+SUITE_OF = {"debian-faq-en": "debian-faq", "debian-faq-fr": "debian-faq", "docvqa": "vidore-v1"}
+
+
+def write_result_file(
+    root: Path,
+    run_name: str,
+    task: str,
+    scores: list[float],
+    *,
+    fingerprint: str | None = None,
+    retriever: str = "bm25-ocr",
+    checkpoint: str | None = None,
+    efficiency: dict | None = None,
+) -> Path:
+    """<root>/<run_name>/<task>.json whose every metric of query i is scores[i]."""
+    document = copy.deepcopy(read_result(TEMPLATE))
+    per_query = {f"q{i:03d}": dict.fromkeys(METRIC_NAMES, value) for i, value in enumerate(scores)}
+    means = {name: sum(scores) / len(scores) for name in METRIC_NAMES}
+    document.update(run_name=run_name, per_query=per_query, metrics=means)
+    document["main_score"]["value"] = means["ndcg_at_5"]
+    document["task"].update(
+        name=task, suite=SUITE_OF[task], fingerprint=fingerprint or f"fingerprint-of-{task}", n_pages=100
+    )
+    document["retriever"].update(name=retriever, checkpoint=checkpoint)
+    document["efficiency"] = {
+        "device": "cpu",
+        "query_ms_p50": 10.0,
+        "index_s": 2.0,
+        "index_bytes_total": 100_000,
+        **(efficiency or {}),
+    }
+    document["environment"] = {"device": document["efficiency"]["device"]}
+    path = root / run_name / f"{task}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    return path

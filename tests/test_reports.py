@@ -1,0 +1,296 @@
+"""leaderboard, compare and check on results files with known per-query scores, and the
+import of published results (ViDoRe results JSON, MTEB result files)."""
+
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import build_parser
+from benchmark.errors import PagebenchError
+from benchmark.report.plots import pareto_front
+from benchmark.report.published import read_published
+from benchmark.tasks.catalog import all_specs
+from tests.result_files import REPO, write_result_file
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PUBLISHED = FIXTURES / "published"
+EN, FR = "debian-faq-en", "debian-faq-fr"
+ALTERNATING = [1.0, 0.0] * 20  # mean 0.5
+
+
+def two_task_run(root: Path, name: str, en: list[float], fr: list[float], **options) -> Path:
+    write_result_file(root, name, EN, en, **options)
+    write_result_file(root, name, FR, fr, **options)
+    return root / name
+
+
+# --- compare ---------------------------------------------------------------------------
+
+
+def test_compare_identical_runs(cli, tmp_path):
+    a = two_task_run(tmp_path, "a", ALTERNATING, ALTERNATING)
+    b = two_task_run(tmp_path, "b", ALTERNATING, ALTERNATING)
+    code, out, _ = cli("compare", a, b, "--json")
+    assert code == 0
+    report = json.loads(out)
+    for comparison in (*report["tasks"].values(), report["overall"]):
+        assert comparison["difference"] == 0 and comparison["p_value"] == 1.0
+        assert comparison["ties"] == comparison["n_queries"]
+    assert report["not_comparable"] == {}
+
+
+def test_compare_finds_a_better_run_and_skips_tasks_on_other_data(cli, tmp_path):
+    a = two_task_run(tmp_path, "a", [0.5] * 40, [0.5] * 40)
+    write_result_file(tmp_path, "b", EN, [0.9] * 30 + [0.4] * 10)  # wins 30, loses 10
+    write_result_file(tmp_path, "b", FR, [0.9] * 40, fingerprint="other-data")
+    code, out, _ = cli("compare", a, tmp_path / "b", "--json", "--resamples", "2000")
+    assert code == 0
+    report = json.loads(out)
+    en = report["tasks"][EN]
+    assert en["difference"] == pytest.approx(0.4 * 30 / 40 - 0.1 * 10 / 40)
+    assert (en["wins"], en["ties"], en["losses"]) == (30, 0, 10)
+    assert en["p_value"] < 0.001 and 0 < en["ci_low"] < en["difference"] < en["ci_high"]
+    assert list(report["tasks"]) == [EN] and report["overall"] is None
+    assert "different data" in report["not_comparable"][FR]
+
+    code, out, _ = cli("compare", a, tmp_path / "b")  # the table
+    assert code == 0
+    assert "not comparable:" in out and f"{FR}: different data" in out and "30/0/10" in out
+
+
+# --- check: each exit code ------------------------------------------------------------
+
+
+def test_check_passes_within_tolerance(cli, tmp_path):
+    baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
+    current = two_task_run(tmp_path, "now", ALTERNATING, [0.9] + ALTERNATING[1:])  # -0.1/40 = -0.0025
+    code, out, _ = cli("check", "--baseline", baseline, "--current", current)
+    assert code == 0, out
+    assert "check passed" in out and f"ok         {EN}" in out
+    assert f"ok         {FR}: ndcg_at_5 baseline 0.5000, current 0.4975, delta -0.0025" in out
+
+
+def test_check_names_each_regression(cli, tmp_path):
+    baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
+    current = two_task_run(tmp_path, "now", ALTERNATING, [0.0] * 40)
+    code, out, _ = cli("check", "--baseline", baseline, "--current", current)
+    assert code == 1
+    assert f"REGRESSION {FR}: ndcg_at_5 baseline 0.5000, current 0.0000, delta -0.5000" in out
+    assert f"ok         {EN}" in out and "check failed: 1 task(s)" in out
+
+
+def test_check_tolerance_is_a_bound(cli, tmp_path):
+    baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
+    current = two_task_run(tmp_path, "now", ALTERNATING, [0.0] + ALTERNATING[1:])  # -1/40 = -0.025
+    assert cli("check", "--baseline", baseline, "--current", current, "--tolerance", "0.03")[0] == 0
+    assert cli("check", "--baseline", baseline, "--current", current, "--tolerance", "0.02")[0] == 1
+
+
+def test_check_not_comparable_when_a_task_is_missing_or_on_other_data(cli, tmp_path):
+    baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
+    write_result_file(tmp_path, "only-en", EN, ALTERNATING)
+    code, out, _ = cli("check", "--baseline", baseline, "--current", tmp_path / "only-en")
+    assert code == 2
+    assert f"NOT COMPARABLE {FR}: in the baseline but missing from the current run" in out
+
+    other = two_task_run(tmp_path, "other", ALTERNATING, ALTERNATING, fingerprint="changed")
+    code, out, _ = cli("check", "--baseline", baseline, "--current", other)
+    assert code == 2 and "different data (fingerprint" in out
+
+
+def test_check_significant_mode_ignores_a_drop_the_test_cannot_tell_from_noise(cli, tmp_path):
+    baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
+    # 3 queries of 40 lost, 1 gained: -0.05 on the mean, p about 0.6
+    noisy = [0.0, 1.0, 0.0, 0.0, 0.0] + ALTERNATING[5:]
+    current = two_task_run(tmp_path, "now", ALTERNATING, noisy)
+    assert cli("check", "--baseline", baseline, "--current", current)[0] == 1
+    code, out, _ = cli("check", "--baseline", baseline, "--current", current, "--significant")
+    assert code == 0 and "p = 0." in out
+    collapsed = two_task_run(tmp_path, "worse", ALTERNATING, [0.0] * 40)
+    assert cli("check", "--baseline", baseline, "--current", collapsed, "--significant")[0] == 1
+
+
+def test_check_against_the_committed_baseline_passes_on_itself(cli):
+    code, out, _ = cli(
+        "check", "--baseline", REPO / "results" / "bm25-ocr", "--current", REPO / "results" / "bm25-ocr"
+    )
+    assert code == 0 and out.count("ok ") == 2
+
+
+def test_report_input_errors_are_one_line(cli, tmp_path):
+    code, _, err = cli("check", "--baseline", tmp_path / "nothing", "--current", tmp_path)
+    assert code == 2 and "no such results file or folder" in err
+    code, _, err = cli("compare", REPO / "results", REPO / "results" / "bm25-ocr")
+    assert code == 2 and "holds the runs bm25-ocr, dense-ocr: name one of them" in err
+    code, _, err = cli(
+        "compare", REPO / "results" / "bm25-ocr", REPO / "results" / "dense-ocr", "--metric", "ndcg@5"
+    )
+    assert code == 2 and "unknown metric 'ndcg@5'" in err
+    broken = tmp_path / "broken" / "t.json"
+    broken.parent.mkdir()
+    broken.write_text("{not json")
+    code, _, err = cli("check", "--baseline", broken.parent, "--current", broken.parent)
+    assert code == 2 and str(broken) in err
+
+
+# --- published results ----------------------------------------------------------------
+
+
+def test_import_official_vidore_results_json():
+    (run,) = read_published(PUBLISHED / "vidore-fixture-model_metrics.json", all_specs())
+    assert run.label == "fixture-org/vidore-format-model" and run.source.startswith("ViDoRe results JSON")
+    assert run.scores == {"docvqa": 0.5123, "tabfquad": 0.8456}  # QA datasets -> QA-format tasks
+    assert run.unmatched == ["vidore/some_dataset_we_do_not_have"]
+
+
+def test_import_bare_vidore_results_json_matches_beir_mirrors_by_name():
+    (run,) = read_published(PUBLISHED / "bare-fixture-model.json", all_specs())
+    assert run.label == "bare-fixture-model"
+    assert run.scores == {"arxivqa": 0.7011, "shift-beir": 0.6022, "docvqa-beir": 0.5533}
+
+
+def test_import_mteb_results_folder():
+    (run,) = read_published(PUBLISHED / "mteb", all_specs())
+    assert run.label == "fixture-org/fixture-model@0123456789ab"
+    assert run.scores["docvqa-beir"] == 0.6012
+    # four language subsets: averaged for the task, kept per language
+    assert run.scores["esg-reports-v2"] == pytest.approx(0.35)
+    assert run.scores["esg-reports-v2@fr"] == 0.4 and run.scores["esg-reports-v2@de"] == 0.2
+    assert run.unmatched == ["SomeTextTaskRetrieval"]
+    (single,) = read_published(
+        PUBLISHED / "mteb/fixture-org__fixture-model/0123456789abcdef/VidoreDocVQARetrieval.json", all_specs()
+    )
+    assert single.scores == {"docvqa-beir": 0.6012}
+
+
+def test_import_refuses_files_of_neither_format(tmp_path):
+    not_results = tmp_path / "list.json"
+    not_results.write_text("[1, 2]")
+    with pytest.raises(PagebenchError, match="list.json"):
+        read_published(not_results, all_specs())
+    percent = tmp_path / "percent.json"
+    percent.write_text(json.dumps({"metrics": {"vidore/docvqa_test_subsampled": {"ndcg_at_5": 51.2}}}))
+    with pytest.raises(PagebenchError, match="between 0 and 1"):
+        read_published(percent, all_specs())
+    with pytest.raises(PagebenchError, match="no MTEB result files"):
+        read_published(tmp_path, all_specs())  # a folder whose JSON files are not MTEB results
+
+
+# --- leaderboard ----------------------------------------------------------------------
+
+
+def fixture_results(root: Path) -> Path:
+    """Three runs on debian-faq (one covers one task only) and one on a vidore-v1 task."""
+    two_task_run(root, "strong", [0.9] * 10, [0.7] * 10, efficiency={"query_ms_p50": 30.0})
+    two_task_run(
+        root,
+        "colpali--tiny",
+        [0.6] * 10,
+        [0.8] * 10,
+        retriever="colpali",
+        checkpoint="./tiny-colpali",
+        efficiency={"query_ms_p50": 5.0, "index_s": 20.0, "index_bytes_total": 4_000_000},
+    )
+    write_result_file(root, "partial", EN, [1.0] * 10, efficiency={"query_ms_p50": 1.0})
+    write_result_file(root, "strong", "docvqa", [0.25] * 10)
+    return root
+
+
+def test_leaderboard_matches_the_expected_file(cli, tmp_path, monkeypatch):
+    fixture_results(tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "published.json").write_text((PUBLISHED / "vidore-fixture-model_metrics.json").read_text())
+    shutil.copytree(PUBLISHED / "mteb", tmp_path / "mteb")
+    code, out, _ = cli(
+        "leaderboard", "results", "--import", "published.json", "--import", "mteb", "--no-plots"
+    )
+    assert code == 0, out
+    written = (tmp_path / "leaderboard.md").read_text()
+    expected = (FIXTURES / "leaderboard-expected.md").read_text()
+    assert written == expected
+
+
+def test_leaderboard_ranks_complete_runs_by_average_and_never_averages_a_partial_run(
+    cli, tmp_path, monkeypatch
+):
+    fixture_results(tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    assert cli("leaderboard", "results", "--no-plots")[0] == 0
+    lines = (tmp_path / "leaderboard.md").read_text().splitlines()
+    debian = lines[lines.index("## debian-faq") + 4 : lines.index("## debian-faq") + 7]
+    # strong: (90+70)/2 = 80 first; colpali: 70; partial: 100 on one task, not ranked
+    assert debian[0].startswith("| 1 | `strong` |") and "| **80.00** |" in debian[0]
+    assert debian[1].startswith("| 2 | `colpali--tiny` |") and "| 70.00 |" in debian[1]
+    assert debian[2].startswith("|  | `partial` |") and "incomplete (1/2)" in debian[2]
+    assert "| **100.00** |" in debian[2]  # still the best on its one task
+    assert "**1.00**" in debian[2]  # lowest latency is marked best too
+
+
+def test_leaderboard_regenerates_identically_with_plots(cli, tmp_path, monkeypatch):
+    fixture_results(tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    assert cli("leaderboard", "results")[0] == 0
+    plots = sorted((tmp_path / "leaderboard").glob("*.png"))
+    assert [p.name for p in plots] == [
+        "debian-faq-quality-vs-bytes.png",
+        "debian-faq-quality-vs-latency.png",
+        "debian-faq-tasks.png",
+        "vidore-v1-tasks.png",  # one run, no efficiency beside a complete average: bars only
+    ]
+    markdown = (tmp_path / "leaderboard.md").read_text()
+    for plot in plots:
+        assert f"(leaderboard/{plot.name})" in markdown
+    before = {p: p.read_bytes() for p in plots}
+    code, out, _ = cli("leaderboard", "results")
+    assert code == 0 and "unchanged" in out
+    assert (tmp_path / "leaderboard.md").read_text() == markdown
+    assert {p: p.read_bytes() for p in plots} == before
+
+
+def test_leaderboard_warns_when_runs_used_different_data(cli, tmp_path, monkeypatch):
+    write_result_file(tmp_path / "results", "a", EN, [0.5] * 10)
+    write_result_file(tmp_path / "results", "b", EN, [0.5] * 10, fingerprint="other")
+    monkeypatch.chdir(tmp_path)
+    assert cli("leaderboard", "results", "--no-plots")[0] == 0
+    assert "debian-faq-en: runs were evaluated on different data" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_committed_leaderboard_is_generated_from_committed_results(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert cli("leaderboard", "results", "--output", tmp_path / "leaderboard.md", "--no-plots")[0] == 0
+    regenerated = (tmp_path / "leaderboard.md").read_text()
+    committed = (REPO / "leaderboard.md").read_text()
+    without_images = [line for line in committed.splitlines() if not line.startswith("![")]
+    assert regenerated.split() == " ".join(without_images).split()
+    for line in committed.splitlines():
+        if line.startswith("!["):
+            assert (REPO / line.rsplit("](", 1)[1].rstrip(")")).is_file()
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    points = [(1.0, 50.0, "cheap"), (2.0, 40.0, "dominated"), (3.0, 80.0, "good"), (10.0, 80.0, "same")]
+    points += [(20.0, 90.0, "best"), (1.0, 45.0, "tied-cost-worse")]
+    assert [label for _, _, label in pareto_front(points)] == ["cheap", "good", "best"]
+
+
+# --- the CI gate as shipped -----------------------------------------------------------
+
+
+def test_example_workflow_gates_with_valid_commands():
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "regression-gate.yml").read_text())
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    commands = [
+        line.strip() for step in steps for line in step.splitlines() if line.strip().startswith("pagebench")
+    ]
+    assert any(c.startswith("pagebench run") for c in commands)
+    assert any(c.startswith("pagebench check") for c in commands)
+    for command in commands:
+        build_parser().parse_args(shlex.split(command)[1:])  # exits on an invalid command line
+        baseline = shlex.split(command)
+        if "--baseline" in baseline:
+            assert (REPO / baseline[baseline.index("--baseline") + 1]).is_dir()
