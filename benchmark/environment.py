@@ -65,6 +65,9 @@ def _package_versions() -> dict[str, str]:
     return found
 
 
+_SOURCES = ("benchmark", "tasks", "pyproject.toml", "constraints.txt")
+
+
 @lru_cache(maxsize=1)
 def _git_state() -> dict | None:
     """Commit of the pagebench source, when it runs from a git checkout."""
@@ -74,7 +77,9 @@ def _git_state() -> dict | None:
     # when the checkout is pagebench's own source tree.
     if top_and_sha is None or Path(top_and_sha.splitlines()[0]).resolve() != source:
         return None
-    changes = _git(source, "status", "--porcelain", "--untracked-files=no")
+    # Dirty means the code or task specs that produce the numbers differ from the commit;
+    # results files being rewritten (results/, leaderboard.md) do not count.
+    changes = _git(source, "status", "--porcelain", "--untracked-files=no", "--", *_SOURCES)
     return {"sha": top_and_sha.splitlines()[1], "dirty": bool(changes and changes.strip())}
 
 
