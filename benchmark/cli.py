@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import benchmark
+from benchmark.cli_cache import add_cache_command
 from benchmark.cli_reports import add_report_commands
 from benchmark.errors import PagebenchError
 from benchmark.files import cache_root
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--output", type=Path, help="also write the measurements to this JSON file")
     profile.set_defaults(command=cmd_profile, top_k=100)
     add_report_commands(commands, common)
+    add_cache_command(commands, common)
     return parser
 
 
@@ -199,7 +201,16 @@ def _add_retriever_options(parser: argparse.ArgumentParser) -> None:
         "--cache-dir",
         type=Path,
         default=cache_root(),
-        help="OCR cache (default: $PAGEBENCH_CACHE_DIR or ~/.cache/pagebench; now %(default)s)",
+        help="cache of OCR text and page embeddings, so a re-run or a resumed run encodes only "
+        "what is new (default: $PAGEBENCH_CACHE_DIR or ~/.cache/pagebench; now %(default)s)",
+    )
+    running.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    running.add_argument(
+        "--on-bad-page",
+        choices=("fail", "skip"),
+        default="fail",
+        help="an unreadable page (corrupt, empty, too large): fail naming it, or skip it and record "
+        "its id in the results file (default: %(default)s)",
     )
     running.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -277,6 +288,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{spec.name}: note: {note}", file=sys.stderr)
         if result.page_text and result.page_text["source"]:
             print(f"{spec.name}: page text from {result.page_text['source']}", file=sys.stderr)
+        if result.skipped_pages:
+            print(
+                f"{spec.name}: {len(result.skipped_pages)} unreadable page(s) skipped "
+                f"(ids under `skipped_pages` in the results file)",
+                file=sys.stderr,
+            )
         print(
             f"{spec.name}: {spec.main_score} = {result.main_score:.4f} ({seconds:.1f} s) -> {path}",
             file=sys.stderr,
@@ -359,8 +376,9 @@ def _retriever_and_settings(args: argparse.Namespace):
     settings = RunSettings(
         batch_size=args.batch_size,
         top_k=args.top_k,
-        cache_dir=args.cache_dir,
+        cache_dir=None if args.no_cache else args.cache_dir,
         show_progress=not args.no_progress,
+        on_bad_page=args.on_bad_page,
         latency_queries=max(0, args.latency_queries),
     )
     return retriever, model_load_s, settings

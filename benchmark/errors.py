@@ -19,6 +19,14 @@ class TaskDataError(PagebenchError):
     """Task data (corpus, queries, qrels, pages) is missing, malformed or inconsistent."""
 
 
+class BadPageError(TaskDataError):
+    """One page cannot be read (corrupt, empty, too large); `--on-bad-page skip` skips it."""
+
+    def __init__(self, page_id: str, message: str):
+        super().__init__(message)
+        self.page_id = page_id
+
+
 class UnknownNameError(PagebenchError):
     """An unknown task or retriever name; the message carries close matches."""
 

@@ -6,8 +6,9 @@ retriever cost at 100,000 pages?" from measurements at a few smaller sizes.
 
 from __future__ import annotations
 
+from benchmark.pages import PageFeed
 from benchmark.profiling import PeakMemory, reset_accelerator_peak
-from benchmark.runner import PageBatches, RunSettings, efficiency_report, index_corpus, latency_probe
+from benchmark.runner import RunSettings, efficiency_report, index_corpus, latency_probe
 from benchmark.synthetic import synthetic_corpus
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import resolve_task
@@ -58,9 +59,15 @@ def profile_corpus(corpus: Corpus, languages, queries, retriever, settings: RunS
     device = retriever.describe().get("device", "cpu")
     reset_accelerator_peak(device)
     with PeakMemory() as memory:
-        batches = PageBatches(corpus, languages, retriever, settings)
+        # no embedding cache: a profile measures the cost of encoding
         indexing = index_corpus(
-            retriever, batches, len(corpus), languages, settings, device, f"{len(corpus)} pages: "
+            PageFeed(retriever),
+            settings.page_batches(corpus, languages, retriever),
+            len(corpus),
+            languages,
+            settings,
+            device,
+            f"{len(corpus)} pages: ",
         )
         latency = latency_probe(retriever, queries, settings.top_k, settings.latency_queries, device)
     return efficiency_report(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class TaskResult:
     started_at: datetime
     finished_at: datetime
     page_text: dict | None = None
+    skipped_pages: list[dict] = field(default_factory=list)  # --on-bad-page skip: {id, reason}
 
     @property
     def main_score(self) -> float:
@@ -87,6 +88,7 @@ def result_document(result: TaskResult, run_name: str) -> dict:
             "page_text": result.page_text,
         },
         "main_score": {"name": spec.main_score, "value": result.main_score},
+        "skipped_pages": result.skipped_pages,
         "metrics": result.metrics,
         "per_query": result.per_query,
         "efficiency": result.efficiency,
@@ -140,6 +142,7 @@ def read_result(path: Path) -> dict:
         raise PagebenchError(
             f"{path}: schema_version {version!r} is not one this pagebench reads (1 to {SCHEMA_VERSION})"
         )
+    document.setdefault("skipped_pages", [])  # added in version 2 without a rename
     return document
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmark.errors import PagebenchError
 from benchmark.metrics import evaluate_run
-from benchmark.ocr import TesseractOCR
+from benchmark.pages import PageBatches, PageFeed, open_embedding_cache
 from benchmark.profiling import (
     PeakMemory,
     Timer,
@@ -31,21 +32,47 @@ from benchmark.profiling import (
 from benchmark.progress import progress_bar
 from benchmark.results import TaskResult
 from benchmark.retrievers.base import Retriever
-from benchmark.types import Corpus, PageBatch, RankedRun, TaskData
+from benchmark.types import Corpus, RankedRun, TaskData
 
 DEFAULT_TOP_K = 100  # the run keeps this many pages per query (enough for every @k metric)
 QUERY_CHUNK = 64  # queries per search call: granularity of the progress bar
 LATENCY_QUERIES = 200  # queries timed one by one for the latency percentiles
 LATENCY_WARM_UP = 2  # queries run (not timed) before them
+RANDOM_SEED = 0
 
 
 @dataclass(frozen=True)
 class RunSettings:
     batch_size: int = 16
     top_k: int = DEFAULT_TOP_K
-    cache_dir: Path | None = None
+    cache_dir: Path | None = None  # OCR text and page embeddings; None: no cache (--no-cache)
     show_progress: bool = True
     latency_queries: int = LATENCY_QUERIES
+    on_bad_page: str = "fail"  # or "skip": leave unreadable pages out, and record them
+
+    def page_batches(self, corpus: Corpus, languages, retriever) -> PageBatches:
+        return PageBatches(
+            corpus,
+            languages,
+            retriever,
+            batch_size=self.batch_size,
+            cache_dir=self.cache_dir,
+            on_bad_page=self.on_bad_page,
+        )
+
+
+def seed_everything(seed: int) -> None:
+    """No retriever should draw random numbers at inference, but if one does (a sampling
+    processor, dropout left on), every run draws the same ones."""
+    import random
+    import sys
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
 
 
 def load_retriever(name: str, options) -> tuple[Retriever, float]:
@@ -68,11 +95,13 @@ def evaluate(
     started_at = datetime.now(timezone.utc)
     corpus = task.corpus
     device = retriever.describe().get("device", "cpu")
+    seed_everything(RANDOM_SEED)
     reset_accelerator_peak(device)
     with PeakMemory() as memory:
-        pages = PageBatches(corpus, task.spec.languages, retriever, settings)
+        pages = settings.page_batches(corpus, task.spec.languages, retriever)
+        feed = PageFeed(retriever, open_embedding_cache(retriever, settings.cache_dir))
         label = f"{task.spec.name}: "
-        indexing = index_corpus(retriever, pages, len(corpus), task.spec.languages, settings, device, label)
+        indexing = index_corpus(feed, pages, len(corpus), task.spec.languages, settings, device, label)
         # A QA page can stand in several rows; fetch deep enough that merging them
         # still leaves `top_k` distinct pages.
         entry_depth = settings.top_k + (len(corpus) - corpus.n_pages)
@@ -89,6 +118,7 @@ def evaluate(
         retriever_name=retriever.name,
         retriever=described,
         page_text=pages.report(),
+        skipped_pages=[{"id": page.id, "reason": page.reason} for page in pages.skipped],
         metrics=metrics,
         per_query=per_query,
         ranked=ranked,
@@ -96,11 +126,16 @@ def evaluate(
             retriever,
             described,
             settings,
-            n_pages=len(corpus),
+            n_pages=len(corpus) - len(pages.skipped),
             indexing=indexing,
             latency=latency,
             memory=memory,
-            extra={"model_load_s": model_load_s, "task_load_s": task_load_s, "search_total_s": search_s},
+            extra={
+                "model_load_s": model_load_s,
+                "task_load_s": task_load_s,
+                "search_total_s": search_s,
+                **feed.counts(),
+            },
         ),
         started_at=started_at,
         finished_at=datetime.now(timezone.utc),
@@ -126,9 +161,10 @@ class IndexTiming:
 
 
 def index_corpus(
-    retriever, batches, n_pages: int, languages, settings: RunSettings, device: str, label: str = ""
+    feed: PageFeed, batches, n_pages: int, languages, settings: RunSettings, device: str, label: str = ""
 ) -> IndexTiming:
     """Feed every batch to the retriever, timing its own work batch by batch."""
+    retriever = feed.retriever
     times: list[tuple[int, float]] = []
     with Timer(device) as total:
         retriever.begin_index(languages)
@@ -136,8 +172,8 @@ def index_corpus(
             total=n_pages, unit="page", desc=f"{label}index", enabled=settings.show_progress
         ) as bar:
             for batch in batches:
-                with Timer(device) as encode:
-                    retriever.add_pages(batch)
+                with Timer(device) as encode, explain_out_of_memory("encoding pages", settings, device):
+                    feed.add(batch)
                 times.append((len(batch.ids), encode.seconds))
                 bar.update(len(batch.ids))
         with Timer(device) as finish:
@@ -168,9 +204,36 @@ def _search_all(
     ):
         for start in range(0, len(task.queries), QUERY_CHUNK):
             chunk = task.queries[start : start + QUERY_CHUNK]
-            entry_run.update(retriever.search(retriever.encode_queries(chunk), depth))
+            with explain_out_of_memory("encoding queries and searching", settings, device):
+                entry_run.update(retriever.search(retriever.encode_queries(chunk), depth))
             bar.update(len(chunk))
     return entry_run, clock.seconds
+
+
+@contextmanager
+def explain_out_of_memory(what: str, settings: RunSettings, device: str) -> Iterator[None]:
+    """An out-of-memory error becomes one line that says what to change."""
+    try:
+        yield
+    except Exception as error:
+        if not _is_out_of_memory(error):
+            raise
+        smaller = max(1, settings.batch_size // 2)
+        raise PagebenchError(
+            f"out of memory on {device} while {what} at batch size {settings.batch_size}: "
+            f"try a smaller --batch-size (e.g. --batch-size {smaller})"
+            + (" or --scoring-dtype bfloat16" if device.startswith("cuda") else "")
+        ) from None
+
+
+def _is_out_of_memory(error: Exception) -> bool:
+    # torch.OutOfMemoryError (CUDA, MPS) and MemoryError (host RAM); older torch raised a
+    # plain RuntimeError whose message says "out of memory".
+    return (
+        isinstance(error, MemoryError)
+        or type(error).__name__ == "OutOfMemoryError"
+        or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+    )
 
 
 @dataclass(frozen=True)
@@ -250,53 +313,6 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 def _rounded(value):
     """Four significant digits: measurements are not more precise than that."""
     return float(f"{value:.4g}") if isinstance(value, float) else value
-
-
-class PageBatches:
-    """Iterates a corpus as the retriever needs it, and remembers where text came from."""
-
-    def __init__(self, corpus: Corpus, languages, retriever: Retriever, settings: RunSettings):
-        self._corpus = corpus
-        self._batch_size = settings.batch_size
-        self._wants_images = retriever.page_input == "image"
-        self._ocr_languages = tuple(languages)
-        self._cache_dir = settings.cache_dir
-        self._ocr: TesseractOCR | None = None
-        self.text_source: str | None = None
-        if not self._wants_images:
-            self.text_source = self._corpus.text_source if self._corpus.texts is not None else None
-
-    def report(self) -> dict | None:
-        """Where text retrievers got page text from, for the results file."""
-        if self._wants_images:
-            return None
-        return {
-            "source": self.text_source,
-            "ocr_pages_recognised": self._ocr.pages_recognised if self._ocr else 0,
-            "ocr_pages_from_cache": self._ocr.pages_from_cache if self._ocr else 0,
-        }
-
-    def __iter__(self) -> Iterator[PageBatch]:
-        for positions, batch in self._corpus.batches(self._batch_size, with_images=self._wants_images):
-            if self._wants_images:
-                yield batch
-            else:
-                yield PageBatch(ids=batch.ids, texts=self._texts(positions, batch))
-
-    def _texts(self, positions: range, batch: PageBatch) -> list[str]:
-        texts = list(batch.texts) if batch.texts is not None else [None] * len(batch.ids)
-        missing = [i for i, text in enumerate(texts) if text is None]
-        if missing:
-            if self._ocr is None:
-                self._ocr = TesseractOCR(languages=self._ocr_languages, cache_dir=self._cache_dir)
-                ocr = f"OCR by {self._ocr.description}"
-                self.text_source = f"{self.text_source}; {ocr} where missing" if self.text_source else ocr
-            images = self._corpus.images.load(
-                [positions[i] for i in missing], [batch.ids[i] for i in missing]
-            )
-            for i, text in zip(missing, self._ocr.texts(images)):
-                texts[i] = text
-        return texts
 
 
 def rank_pages(entry_run: RankedRun, corpus: Corpus, top_k: int, expected_queries: list[str]) -> RankedRun:

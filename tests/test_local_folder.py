@@ -137,8 +137,9 @@ def _break(folder, what):
         return "one.pdf has 1 pages, there is no page 3"
     if what == "corrupt pdf":
         (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a PDF")
-        write_jsonl(corpus, [{"_id": "p1", "image": "broken.pdf#page=1"}])
-        return "broken.pdf: cannot open PDF"
+        records = [json.loads(line) for line in corpus.read_text().splitlines()]
+        write_jsonl(corpus, [{"_id": "p1", "image": "broken.pdf#page=1"}, *records[1:]])  # p1: OCR needed
+        return "broken.pdf#page=1): cannot open PDF"
     if what == "corrupt image":
         (folder / "pages" / "p2.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
         return "page 'p2' ("

@@ -12,6 +12,8 @@ def describe_efficiency(efficiency: dict) -> str:
     parts = []
     if e.get("model_load_s") is not None:
         parts.append(f"model load {e['model_load_s']:.2f} s")
+    if e.get("pages_from_cache"):
+        parts.append(f"pages encoded {e['pages_encoded']}, from the cache {e['pages_from_cache']}")
     if e.get("index_pages_per_s") is not None:
         parts.append(
             f"index {e['index_pages_per_s']:.1f} pages/s ({e['index_ms_per_page']:.2f} ms/page, "

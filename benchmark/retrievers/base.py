@@ -11,7 +11,12 @@ metrics, results), so a retriever is small:
     retriever.index_nbytes()                    # bytes the index holds (embeddings, BM25 matrix)
 
 Query encoding and search are separate calls so the runner can time each (online
-query latency vs scoring cost). `page_input` says what a batch must carry: "text"
+query latency vs scoring cost).
+
+A retriever that embeds pages may also offer `embedding_key()`, `page_vectors(batch)`
+and `add_page_vectors(ids, vectors)` (EmbeddingRetriever does): the runner then caches
+page vectors on disk and calls `page_vectors` only for pages it has not seen (see
+`benchmark/pages.py`). Without them, `add_pages` is called and nothing is cached. `page_input` says what a batch must carry: "text"
 (the runner fills page text from the task or from OCR) or "image" (decoded RGB
 page images).
 """

@@ -10,8 +10,10 @@ results file) is here, once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from benchmark.errors import PagebenchError
+from benchmark.files import folder_state_hash
 from benchmark.pooling import pool_page_vectors
 from benchmark.retrievers.base import EncodedQueries, RetrieverOptions
 from benchmark.retrievers.hf_loading import import_torch, pick_device, pick_dtype, pick_scoring_dtype
@@ -75,12 +77,37 @@ class EmbeddingRetriever:
         self._ids: list[str] = []
 
     def add_pages(self, batch: PageBatch) -> None:
+        self.add_page_vectors(batch.ids, self.page_vectors(batch))
+
+    # --- page embeddings, for the runner's embedding cache ----------------------------
+    # The runner calls page_vectors only for pages it has not cached, then hands every
+    # page's vectors, cached or fresh, to add_page_vectors (see benchmark/embedding_cache.py).
+    def page_vectors(self, batch: PageBatch) -> list:
+        """Each page's vectors as the index stores them (after token pooling)."""
         with self.torch.inference_mode():
             vectors = self.embed_pages(batch)
         if self.pool_factor > 1:
             vectors = [pool_page_vectors(page, self.pool_factor) for page in vectors]
+        return vectors
+
+    def add_page_vectors(self, ids: Sequence[str], vectors: Sequence) -> None:
         self._index.add(vectors)
-        self._ids.extend(batch.ids)
+        self._ids.extend(ids)
+
+    def embedding_key(self) -> dict:
+        """Everything that changes a page's vectors: the cache keeps one folder per key."""
+        folder = Path(self.checkpoint_name).expanduser()
+        return {
+            "retriever": f"{type(self).__module__}.{type(self).__qualname__}",
+            "checkpoint": self.checkpoint_name,
+            "revision": self.revision,
+            "resolved_revision": self.resolved_revision,
+            # a local folder has no commit: its files' sizes and times stand for one
+            "checkpoint_files": folder_state_hash(folder) if folder.is_dir() else None,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device_type": self.device.split(":")[0],
+            "pool_factor": self.pool_factor,
+        }
 
     def finish_index(self) -> None:
         self._index.finalize()

@@ -14,24 +14,48 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.errors import TaskDataError
+from benchmark.errors import BadPageError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
 
+# A page larger than this is refused before it is decoded: a decompression bomb (a small
+# file that decodes to gigabytes) would otherwise exhaust memory. An A0 poster at 300 DPI
+# is 140 megapixels; real document pages are far smaller. (Pillow itself refuses images
+# above 179 megapixels when it opens them, with its own message.)
+MAX_PAGE_PIXELS = 150_000_000
+
+
 def decode_image(data: bytes | Path, page_id: str, where: str) -> Image:
     """Open, fully decode and convert to RGB, turning every failure into a clear error."""
+    import warnings
+
     from PIL import Image as PILImage
 
     try:
-        with PILImage.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
-            image.load()
-            if image.width == 0 or image.height == 0:
-                raise ValueError("the image is empty (zero width or height)")
-            return image.convert("RGB")
+        with warnings.catch_warnings():
+            # our own size limit below replaces Pillow's warning-only threshold
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+                _check_size(image.width, image.height, page_id, where)
+                image.load()
+                return image.convert("RGB")
     except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as error:
-        raise TaskDataError(f"page {page_id!r} ({where}): cannot decode image: {error}") from None
+        raise BadPageError(page_id, f"page {page_id!r} ({where}): cannot decode image: {error}") from None
+
+
+def _check_size(width: float, height: float, page_id: str, where: str) -> None:
+    if width <= 0 or height <= 0:
+        raise BadPageError(
+            page_id, f"page {page_id!r} ({where}): the image is empty ({width}x{height} pixels)"
+        )
+    if width * height > MAX_PAGE_PIXELS:
+        raise BadPageError(
+            page_id,
+            f"page {page_id!r} ({where}): {int(width)}x{int(height)} pixels is more than the "
+            f"{MAX_PAGE_PIXELS:,} a page may have (a decompression bomb?); not decoded",
+        )
 
 
 class ArrowImages:
@@ -48,13 +72,13 @@ class ArrowImages:
         for index, page_id, cell in zip(indices, ids, rows):
             where = f"row {index} of {self._description}"
             if cell is None:
-                raise TaskDataError(f"page {page_id!r} ({where}): the image is missing")
+                raise BadPageError(page_id, f"page {page_id!r} ({where}): the image is missing")
             if cell.get("bytes"):
                 images.append(decode_image(cell["bytes"], page_id, where))
             elif cell.get("path"):
                 images.append(decode_image(Path(cell["path"]), page_id, where))
             else:
-                raise TaskDataError(f"page {page_id!r} ({where}): the image is missing")
+                raise BadPageError(page_id, f"page {page_id!r} ({where}): the image is missing")
         return images
 
 
@@ -93,27 +117,31 @@ def render_pdf_page(page: PageFile, dpi: int, page_id: str) -> Image:
     try:
         document = pdfium.PdfDocument(page.path)
     except (pdfium.PdfiumError, OSError) as error:
-        raise TaskDataError(f"page {page_id!r} ({page}): cannot open PDF: {error}") from None
+        raise BadPageError(page_id, f"page {page_id!r} ({page}): cannot open PDF: {error}") from None
     try:
         if not 1 <= page.pdf_page <= len(document):
-            raise TaskDataError(f"page {page_id!r} ({page}): the PDF has {len(document)} pages")
+            raise BadPageError(page_id, f"page {page_id!r} ({page}): the PDF has {len(document)} pages")
         try:
-            bitmap = document[page.pdf_page - 1].render(scale=dpi / 72)
-            return bitmap.to_pil().convert("RGB")
+            pdf_page = document[page.pdf_page - 1]
+            width, height = pdf_page.get_size()  # points: 1/72 inch
+            _check_size(width * dpi / 72, height * dpi / 72, page_id, f"{page} at {dpi} DPI")
+            return pdf_page.render(scale=dpi / 72).to_pil().convert("RGB")
         except pdfium.PdfiumError as error:
-            raise TaskDataError(f"page {page_id!r} ({page}): cannot render PDF page: {error}") from None
+            raise BadPageError(
+                page_id, f"page {page_id!r} ({page}): cannot render PDF page: {error}"
+            ) from None
     finally:
         document.close()
 
 
-def pdf_page_count(path: Path) -> int:
-    """Number of pages, or a TaskDataError naming the file."""
+def pdf_page_count(path: Path) -> int | None:
+    """Number of pages; None when the file cannot be opened as a PDF."""
     import pypdfium2 as pdfium
 
     try:
         document = pdfium.PdfDocument(path)
-    except (pdfium.PdfiumError, OSError) as error:
-        raise TaskDataError(f"{path}: cannot open PDF: {error}") from None
+    except (pdfium.PdfiumError, OSError):
+        return None
     try:
         return len(document)
     finally:

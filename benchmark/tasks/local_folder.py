@@ -108,8 +108,9 @@ def _page_file(folder: Path, reference: str, where: str, pdf_pages: dict[Path, i
         raise TaskDataError(f"{where}: a PDF page is written 'file.pdf#page=N' (N from 1), got {reference!r}")
     page = int(fragment[5:])
     if path not in pdf_pages:
+        # None: unreadable. Its pages then fail (or are skipped, --on-bad-page skip) when rendered.
         pdf_pages[path] = pdf_page_count(path)
-    if not 1 <= page <= pdf_pages[path]:
+    if pdf_pages[path] is not None and not 1 <= page <= pdf_pages[path]:
         raise TaskDataError(f"{where}: {location} has {pdf_pages[path]} pages, there is no page {page}")
     return PageFile(path, page)
 
