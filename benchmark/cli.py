@@ -253,6 +253,19 @@ def cmd_retrievers(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.distributed import join_cluster, leave_cluster, rank_device
+
+    cluster = join_cluster(args.device)  # under torchrun; None otherwise
+    args.device = rank_device(cluster, args.device)
+    try:
+        return _run_tasks(args, cluster)
+    finally:
+        leave_cluster(cluster)
+
+
+def _run_tasks(args: argparse.Namespace, cluster) -> int:
+    from dataclasses import replace
+
     from benchmark.metrics import HEADLINE_METRICS
     from benchmark.report.efficiency import CPU_NOTE, describe_efficiency
     from benchmark.report.table import render_table
@@ -268,6 +281,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         specs.extend(specs_in_suite(suite))
     run_name = check_run_name(args.run_name or default_run_name(args.retriever, args.checkpoint))
     retriever, model_load_s, settings = _retriever_and_settings(args)
+    main_process = cluster is None or cluster.is_main
+    settings = replace(settings, cluster=cluster, show_progress=settings.show_progress and main_process)
 
     rows, failures, efficiencies = [], [], []
     for spec in specs:
@@ -276,6 +291,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             task = load_task(spec, need_page_text=retriever.page_input == "text")
             task_load_s = time.perf_counter() - clock
             result = evaluate(task, retriever, settings, task_load_s=task_load_s, model_load_s=model_load_s)
+            if result is None:  # a rank other than 0: rank 0 reports and writes
+                continue
             path = write_result(result, args.output_dir, run_name)
         except PagebenchError as error:
             if len(specs) == 1:

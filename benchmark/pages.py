@@ -68,17 +68,27 @@ class PageBatches:
         }
 
     def __iter__(self) -> Iterator[PageBatch]:
-        corpus = self._corpus
-        for start in range(0, len(corpus), self._batch_size):
-            positions = list(range(start, min(start + self._batch_size, len(corpus))))
-            if self._wants_images:
-                positions, images = self._images(positions)
-                batch = PageBatch(ids=[corpus.ids[i] for i in positions], images=images)
-            else:
-                positions, texts = self._texts(positions)
-                batch = PageBatch(ids=[corpus.ids[i] for i in positions], texts=texts)
-            if batch.ids:
+        for index in range(self.n_batches):
+            batch = self.batch(index)
+            if batch is not None:
                 yield batch
+
+    @property
+    def n_batches(self) -> int:
+        return -(-len(self._corpus) // self._batch_size)
+
+    def batch(self, index: int) -> PageBatch | None:
+        """Batch `index` (decoded now); None if every page in it was skipped as unreadable."""
+        corpus = self._corpus
+        start = index * self._batch_size
+        positions = list(range(start, min(start + self._batch_size, len(corpus))))
+        if self._wants_images:
+            positions, images = self._images(positions)
+            batch = PageBatch(ids=[corpus.ids[i] for i in positions], images=images)
+        else:
+            positions, texts = self._texts(positions)
+            batch = PageBatch(ids=[corpus.ids[i] for i in positions], texts=texts)
+        return batch if batch.ids else None
 
     def _images(self, positions: list[int]) -> tuple[list[int], list]:
         """Decoded images of these positions; with skipping on, the readable ones only."""
@@ -124,11 +134,23 @@ class PageFeed:
         self.pages_encoded = 0
         self.pages_from_cache = 0
 
+    @property
+    def gives_vectors(self) -> bool:
+        """Whether pages can be encoded apart from indexing (cache, sharded runs)."""
+        return hasattr(self.retriever, "page_vectors")
+
     def add(self, batch: PageBatch) -> None:
         if self._cache is None:
             self.retriever.add_pages(batch)
             self.pages_encoded += len(batch.ids)
             return
+        self.retriever.add_page_vectors(batch.ids, self.vectors_for(batch))
+
+    def vectors_for(self, batch: PageBatch) -> list:
+        """The batch's page vectors: from the cache where it has them, else encoded (and stored)."""
+        if self._cache is None:
+            self.pages_encoded += len(batch.ids)
+            return self.retriever.page_vectors(batch)
         keys = _content_keys(batch)
         vectors = self._cache.lookup(keys)
         missing = [i for i, key in enumerate(keys) if key not in vectors]
@@ -136,9 +158,9 @@ class PageFeed:
             fresh = self.retriever.page_vectors(_subset(batch, missing))
             self._cache.store([keys[i] for i in missing], fresh)
             vectors.update({keys[i]: page for i, page in zip(missing, fresh)})
-        self.retriever.add_page_vectors(batch.ids, [vectors[key] for key in keys])
         self.pages_encoded += len(missing)
         self.pages_from_cache += len(keys) - len(missing)
+        return [vectors[key] for key in keys]
 
     def counts(self) -> dict:
         return {"pages_encoded": self.pages_encoded, "pages_from_cache": self.pages_from_cache}

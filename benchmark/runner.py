@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmark.distributed import Cluster
 from benchmark.errors import PagebenchError
 from benchmark.metrics import evaluate_run
 from benchmark.pages import PageBatches, PageFeed, open_embedding_cache
@@ -49,6 +50,7 @@ class RunSettings:
     show_progress: bool = True
     latency_queries: int = LATENCY_QUERIES
     on_bad_page: str = "fail"  # or "skip": leave unreadable pages out, and record them
+    cluster: Cluster | None = None  # set under torchrun: encoding is shared by the ranks
 
     def page_batches(self, corpus: Corpus, languages, retriever) -> PageBatches:
         return PageBatches(
@@ -91,22 +93,48 @@ def evaluate(
     *,
     task_load_s: float = 0.0,
     model_load_s: float | None = None,
-) -> TaskResult:
+) -> TaskResult | None:
+    """The task's result; None on the ranks other than 0 of a distributed run."""
     started_at = datetime.now(timezone.utc)
     corpus = task.corpus
     device = retriever.describe().get("device", "cpu")
     seed_everything(RANDOM_SEED)
     reset_accelerator_peak(device)
+    cluster, shard = settings.cluster, None
     with PeakMemory() as memory:
         pages = settings.page_batches(corpus, task.spec.languages, retriever)
         feed = PageFeed(retriever, open_embedding_cache(retriever, settings.cache_dir))
-        label = f"{task.spec.name}: "
-        indexing = index_corpus(feed, pages, len(corpus), task.spec.languages, settings, device, label)
+        if cluster is not None and not feed.gives_vectors:  # e.g. bm25-ocr: rank 0 does it all
+            if not cluster.is_main:
+                return None
+            cluster = None
         # A QA page can stand in several rows; fetch deep enough that merging them
         # still leaves `top_k` distinct pages.
         entry_depth = settings.top_k + (len(corpus) - corpus.n_pages)
-        entry_run, search_s = _search_all(task, retriever, entry_depth, settings, device)
+        if cluster is None:
+            label = f"{task.spec.name}: "
+            indexing = index_corpus(feed, pages, len(corpus), task.spec.languages, settings, device, label)
+            entry_run, search_s = _search_all(task, retriever, entry_depth, settings, device)
+        else:
+            from benchmark.sharded import index_corpus_sharded, search_sharded
+
+            indexing, shard = index_corpus_sharded(
+                feed, pages, cluster, task.spec.languages, settings, device
+            )
+            entry_run, search_s = search_sharded(task, retriever, entry_depth, cluster, settings, device)
+            if not cluster.is_main:
+                return None
         latency = latency_probe(retriever, task.queries, entry_depth, settings.latency_queries, device)
+    skipped = shard.skipped if shard else pages.skipped
+    counts = (
+        {"pages_encoded": shard.pages_encoded, "pages_from_cache": shard.pages_from_cache}
+        if shard
+        else feed.counts()
+    )
+    scale = {
+        "world_size": cluster.world_size if cluster else 1,
+        "index_pages_per_s_per_rank": shard.pages_per_s_per_rank if shard else None,
+    }
 
     ranked = rank_pages(
         entry_run, corpus, settings.top_k, expected_queries=[query.id for query in task.queries]
@@ -118,7 +146,7 @@ def evaluate(
         retriever_name=retriever.name,
         retriever=described,
         page_text=pages.report(),
-        skipped_pages=[{"id": page.id, "reason": page.reason} for page in pages.skipped],
+        skipped_pages=[{"id": page.id, "reason": page.reason} for page in skipped],
         metrics=metrics,
         per_query=per_query,
         ranked=ranked,
@@ -126,7 +154,7 @@ def evaluate(
             retriever,
             described,
             settings,
-            n_pages=len(corpus) - len(pages.skipped),
+            n_pages=len(corpus) - len(skipped),
             indexing=indexing,
             latency=latency,
             memory=memory,
@@ -134,7 +162,8 @@ def evaluate(
                 "model_load_s": model_load_s,
                 "task_load_s": task_load_s,
                 "search_total_s": search_s,
-                **feed.counts(),
+                **counts,
+                **scale,
             },
         ),
         started_at=started_at,

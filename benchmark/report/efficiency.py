@@ -7,11 +7,16 @@ def describe_efficiency(efficiency: dict) -> str:
     """One paragraph: where it was measured, then load, index, latency, memory and size."""
     e = efficiency
     where = f"{e['device']}" + (f", {e['dtype']}" if e.get("dtype") else "") + f", {e['threads']} threads"
+    if (e.get("world_size") or 1) > 1:
+        where += f", {e['world_size']} ranks"
     if e.get("model_parameters"):
         where += f", model of {_count(e['model_parameters'])} parameters"
     parts = []
     if e.get("model_load_s") is not None:
         parts.append(f"model load {e['model_load_s']:.2f} s")
+    if e.get("index_pages_per_s_per_rank"):
+        rates = ", ".join("-" if rate is None else f"{rate:.1f}" for rate in e["index_pages_per_s_per_rank"])
+        parts.append(f"encoding per rank {rates} pages/s")
     if e.get("pages_from_cache"):
         parts.append(f"pages encoded {e['pages_encoded']}, from the cache {e['pages_from_cache']}")
     if e.get("index_pages_per_s") is not None:
