@@ -178,6 +178,12 @@ def _add_retriever_options(parser: argparse.ArgumentParser) -> None:
         help="hierarchical token pooling of multi-vector pages: keep ~1/N of the vectors (default: off)",
     )
     model.add_argument(
+        "--index-on-disk",
+        metavar="DIR",
+        help="keep page vectors in float16 files under DIR instead of in memory, for corpora larger "
+        "than memory (the engine streams them; scores match in-memory float32 to about 3 digits)",
+    )
+    model.add_argument(
         "--param",
         action="append",
         default=[],
@@ -387,6 +393,7 @@ def _retriever_and_settings(args: argparse.Namespace):
         batch_size=args.batch_size,
         scoring_dtype=args.scoring_dtype,
         pool_factor=args.pool_factor,
+        index_dir=args.index_on_disk,
         params=_parse_params(args.param),
     )
     retriever, model_load_s = load_retriever(args.retriever, options)

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from benchmark.page_store import DiskPageStore, DiskRows
 
 SCORING_DTYPES = ("float32", "bfloat16")
 
@@ -77,7 +80,15 @@ class PageVectorIndex:
     Usage: `add` pages in corpus order, `finalize` once, then `search`.
     """
 
-    def __init__(self, *, dtype: str = "float32", device: str = "cpu", limits: EngineLimits = EngineLimits()):
+    def __init__(
+        self,
+        *,
+        dtype: str = "float32",
+        device: str = "cpu",
+        limits: EngineLimits = EngineLimits(),
+        store_dir: Path | None = None,
+    ):
+        """`store_dir`: keep page vectors on disk there (float16), not in memory; see page_store.py."""
         import torch
 
         if dtype not in SCORING_DTYPES:
@@ -88,6 +99,7 @@ class PageVectorIndex:
         self.device = torch.device(device)
         self.limits = limits
         self._pending: list = []  # page tensors in the scoring dtype, until finalize()
+        self._disk = DiskPageStore(store_dir) if store_dir is not None else None
         self._lengths: list[int] = []
         self._buckets: list[_Bucket] = []
         self.dim: int | None = None
@@ -103,7 +115,7 @@ class PageVectorIndex:
     @property
     def nbytes(self) -> int:
         """Bytes of page-vector storage, bucket padding included."""
-        return sum(bucket.vectors.numel() * bucket.vectors.element_size() for bucket in self._buckets)
+        return sum(bucket.nbytes for bucket in self._buckets)
 
     def add(self, pages: Sequence) -> None:
         """Append pages, each a [n_vectors, dim] tensor, in corpus order."""
@@ -116,13 +128,23 @@ class PageVectorIndex:
                 self.dim = vectors.shape[1]
             elif vectors.shape[1] != self.dim:
                 raise ValueError(f"page vectors have dimension {vectors.shape[1]}, earlier pages {self.dim}")
-            self._pending.append(vectors.detach().to(device=self.device, dtype=self.dtype))
+            if self._disk is not None:
+                self._disk.add(vectors)
+            else:
+                self._pending.append(vectors.detach().to(device=self.device, dtype=self.dtype))
             self._lengths.append(vectors.shape[0])
 
     def finalize(self) -> None:
         """Group pages into contiguous buckets of equal (padded) length."""
         import torch
 
+        if self._disk is not None:
+            for padded_length, members in _bucket_plan(self._lengths, self.limits).items():
+                rows = self._disk.bucket_rows(members, padded_length, self.dtype, self.device)
+                indices = torch.tensor(members, dtype=torch.long, device=self.device)
+                self._buckets.append(_Bucket(length=padded_length, page_indices=indices, vectors=rows))
+            self._disk.finish()
+            return
         for padded_length, members in _bucket_plan(self._lengths, self.limits).items():
             pages = []
             for index in members:
@@ -290,11 +312,17 @@ def _bucket_plan(lengths: list[int], limits: EngineLimits) -> dict[int, list[int
 class _Bucket:
     length: int  # vectors per page, padding included
     page_indices: object  # torch.LongTensor: corpus position of each page
-    vectors: object  # torch.Tensor [n_pages * length, dim]
+    vectors: object  # torch.Tensor [n_pages * length, dim], or DiskRows that slice like one
 
     @property
     def n_pages(self) -> int:
         return len(self.page_indices)
+
+    @property
+    def nbytes(self) -> int:
+        if isinstance(self.vectors, DiskRows):
+            return self.vectors.nbytes
+        return self.vectors.numel() * self.vectors.element_size()
 
 
 class _RunningTopK:

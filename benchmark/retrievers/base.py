@@ -41,6 +41,7 @@ class RetrieverOptions:
     batch_size: int | None = None
     scoring_dtype: str = "auto"  # late-interaction / dot scoring: auto, float32, bfloat16
     pool_factor: int = 1  # hierarchical token pooling of multi-vector pages
+    index_dir: str | None = None  # keep page vectors on disk here (float16), not in memory
     params: dict[str, str] = field(default_factory=dict)  # --param key=value
 
 

@@ -41,6 +41,7 @@ class EmbeddingRetriever:
         self.dtype = pick_dtype(options.dtype, self.device)
         self.scoring_dtype = pick_scoring_dtype(options.scoring_dtype, self.device)
         self.pool_factor = options.pool_factor
+        self.index_dir = Path(options.index_dir) if options.index_dir else None
         self.batch_size = options.batch_size or DEFAULT_BATCH_SIZE
         self.resolved_revision: str | None = None
         self.load()
@@ -69,11 +70,12 @@ class EmbeddingRetriever:
                 "scoring_dtype": self.scoring_dtype,
                 "pool_factor": self.pool_factor,
                 "batch_size": self.batch_size,
+                "index_storage": "disk, float16" if self.index_dir else "memory",
             },
         }
 
     def begin_index(self, languages: Sequence[str]) -> None:
-        self._index = PageVectorIndex(dtype=self.scoring_dtype, device=self.device)
+        self._index = PageVectorIndex(dtype=self.scoring_dtype, device=self.device, store_dir=self.index_dir)
         self._ids: list[str] = []
 
     def add_pages(self, batch: PageBatch) -> None:
