@@ -42,11 +42,6 @@ class Cluster:
         dist.gather_object(value, received, dst=0)
         return received
 
-    def barrier(self) -> None:
-        import torch.distributed as dist
-
-        dist.barrier()
-
 
 def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ

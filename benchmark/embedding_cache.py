@@ -38,6 +38,8 @@ import numpy as np
 from benchmark.files import write_atomic
 
 CACHE_FORMAT = 1
+# what np.load raises on a truncated, foreign or otherwise damaged chunk file
+_DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 _EMBEDDINGS = "embeddings"
 _KEY_FILE = "key.json"
 
@@ -113,9 +115,8 @@ class EmbeddingCache:
 
     def _chunk_keys(self, chunk: Path) -> list[str] | None:
         try:
-            with np.load(chunk, allow_pickle=False) as data:
-                return [str(key) for key in data["keys"]]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            return _chunk_keys(chunk)
+        except _DAMAGED as error:
             self._discard(chunk, f"unreadable ({error})")
             return None
 
@@ -126,7 +127,7 @@ class EmbeddingCache:
             with np.load(chunk, allow_pickle=False) as data:
                 keys, offsets, stored = data["keys"], data["offsets"], data["vectors"]
                 dtype, checksum = str(data["dtype"]), str(data["checksum"])
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        except _DAMAGED as error:
             self._discard(chunk, f"unreadable ({error})")
             return None
         if _checksum(keys, offsets, stored, dtype) != checksum:
@@ -145,6 +146,12 @@ class EmbeddingCache:
             del self._where[key]
         chunk.unlink(missing_ok=True)
         self._warn(f"embedding cache chunk {chunk} is {reason}: deleted, its pages will be encoded again")
+
+
+def _chunk_keys(chunk: Path) -> list[str]:
+    """The page keys a chunk holds (reads only that array of the file)."""
+    with np.load(chunk, allow_pickle=False) as data:
+        return [str(key) for key in data["keys"]]
 
 
 def _narrowest_exact(vectors: np.ndarray) -> tuple[np.ndarray, str]:
@@ -199,9 +206,8 @@ def cache_contents(root: Path) -> tuple[list[CachedConfiguration], dict]:
         pages = 0
         for chunk in chunks:
             try:
-                with np.load(chunk, allow_pickle=False) as data:
-                    pages += len(data["keys"])
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                pages += len(_chunk_keys(chunk))
+            except _DAMAGED:
                 continue  # damaged: counted in bytes, dropped when next used
         size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
         configurations.append(CachedConfiguration(folder, key, len(chunks), pages, size))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmark.embedding_cache import page_content_key
 from benchmark.errors import DependencyError
 from benchmark.files import write_text_atomic
 from benchmark.languages import LANGUAGES
@@ -79,10 +80,8 @@ class TesseractOCR:
         return pytesseract.image_to_string(image, lang=self.tesseract_languages)
 
     def _cache_key(self, image: Image) -> str:
-        digest = hashlib.sha256(f"{image.mode}{image.size}".encode())
-        digest.update(image.tobytes())
-        digest.update(f"tesseract {self.version} {self.tesseract_languages}".encode())
-        return digest.hexdigest()
+        recogniser = f"tesseract {self.version} {self.tesseract_languages}"
+        return hashlib.sha256(f"{page_content_key(image=image)} {recogniser}".encode()).hexdigest()
 
     def _path(self, key: str) -> Path | None:
         return None if self.cache_dir is None else self.cache_dir / "ocr" / key[:2] / f"{key}.txt"

@@ -33,12 +33,10 @@ class DiskPageStore:
         self.folder.mkdir(parents=True)
         # the files go when the index does (or at exit): they are a cache of this run only
         weakref.finalize(self, shutil.rmtree, self.folder, True)
-        self._prefix = "pages"
-        self._staging_path = self.folder / f"{self._prefix}.staging.f16"
+        self._staging_path = self.folder / "staging.f16"
         self._staging = open(self._staging_path, "wb")  # noqa: SIM115 - closed in finalize
         self._offsets = [0]  # rows before each page in the staging file
         self.dim: int | None = None
-        self.files: list[Path] = []
 
     def add(self, vectors) -> None:
         """Append one page ([n_vectors, dim] tensor)."""
@@ -51,7 +49,7 @@ class DiskPageStore:
         """Write the pages `members` (corpus positions), each padded to `padded_length` by
         repeating its last vector, into a new bucket file; the rows of that file."""
         self._staging.flush()
-        path = self.folder / f"{self._prefix}.bucket-{padded_length}.f16"
+        path = self.folder / f"bucket-{padded_length}.f16"
         with open(path, "wb") as out:
             for position in members:
                 start, stop = self._offsets[position], self._offsets[position + 1]
@@ -59,7 +57,6 @@ class DiskPageStore:
                 out.write(page.tobytes())
                 if stop - start < padded_length:
                     out.write(np.repeat(page[-1:], padded_length - (stop - start), axis=0).tobytes())
-        self.files.append(path)
         return DiskRows(path, len(members) * padded_length, self.dim, dtype, device)
 
     def finish(self) -> None:

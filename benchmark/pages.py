@@ -119,8 +119,9 @@ class PageBatches:
             ocr = f"OCR by {self._ocr.description}"
             self.text_source = f"{self.text_source}; {ocr} where missing" if self.text_source else ocr
         readable, images = self._images([positions[i] for i in missing])
+        row_of = {position: row for row, position in enumerate(positions)}
         for position, text in zip(readable, self._ocr.texts(images)):
-            texts[positions.index(position)] = text
+            texts[row_of[position]] = text
         kept = [(p, t) for p, t in zip(positions, texts) if t is not None]  # skipped pages have none
         return [p for p, _ in kept], [t for _, t in kept]
 
@@ -137,14 +138,14 @@ class PageFeed:
     @property
     def gives_vectors(self) -> bool:
         """Whether pages can be encoded apart from indexing (cache, sharded runs)."""
-        return hasattr(self.retriever, "page_vectors")
+        return gives_page_vectors(self.retriever)
 
     def add(self, batch: PageBatch) -> None:
-        if self._cache is None:
+        if self.gives_vectors:
+            self.retriever.add_page_vectors(batch.ids, self.vectors_for(batch))
+        else:
             self.retriever.add_pages(batch)
             self.pages_encoded += len(batch.ids)
-            return
-        self.retriever.add_page_vectors(batch.ids, self.vectors_for(batch))
 
     def vectors_for(self, batch: PageBatch) -> list:
         """The batch's page vectors: from the cache where it has them, else encoded (and stored)."""
@@ -166,9 +167,14 @@ class PageFeed:
         return {"pages_encoded": self.pages_encoded, "pages_from_cache": self.pages_from_cache}
 
 
+def gives_page_vectors(retriever) -> bool:
+    """The optional capability of `retrievers/base.py`: embedding_key, page_vectors, add_page_vectors."""
+    return hasattr(retriever, "page_vectors")
+
+
 def open_embedding_cache(retriever, cache_dir) -> EmbeddingCache | None:
     """The cache for this retriever's configuration, if it embeds pages and caching is on."""
-    if cache_dir is None or not hasattr(retriever, "embedding_key"):
+    if cache_dir is None or not gives_page_vectors(retriever):
         return None
     return EmbeddingCache(cache_dir, retriever.embedding_key())
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.page_store import DiskPageStore, DiskRows
+from benchmark.page_store import DiskPageStore
 
 SCORING_DTYPES = ("float32", "bfloat16")
 
@@ -320,9 +320,7 @@ class _Bucket:
 
     @property
     def nbytes(self) -> int:
-        if isinstance(self.vectors, DiskRows):
-            return self.vectors.nbytes
-        return self.vectors.numel() * self.vectors.element_size()
+        return self.vectors.nbytes  # a tensor's, or the DiskRows file's
 
 
 class _RunningTopK:

@@ -9,7 +9,7 @@ use. Everywhere else the two are equal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -64,15 +64,6 @@ class Corpus:
     def n_pages(self) -> int:
         """Distinct pages (fewer than entries when QA rows repeat a page)."""
         return len(set(self.qrels_ids))
-
-    def batches(self, batch_size: int, *, with_images: bool) -> Iterator[tuple[range, PageBatch]]:
-        """Consecutive batches; images are decoded one batch at a time, only if asked."""
-        for start in range(0, len(self.ids), batch_size):
-            positions = range(start, min(start + batch_size, len(self.ids)))
-            ids = list(self.ids[positions.start : positions.stop])
-            texts = None if self.texts is None else list(self.texts[positions.start : positions.stop])
-            images = self.images.load(positions, ids) if with_images else None
-            yield positions, PageBatch(ids=ids, texts=texts, images=images)
 
 
 @dataclass(frozen=True)

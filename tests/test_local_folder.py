@@ -45,9 +45,9 @@ def test_pdf_pages_render_at_the_stated_dpi(tmp_path):
     (folder / "task.toml").write_text('name = "two-pages"\npdf_dpi = 108\n')  # the rest defaults
     task = load_task(resolve_task(str(folder)))
     assert task.spec.name == "two-pages" and task.spec.languages == ("en",)
-    _, batch = next(task.corpus.batches(2, with_images=True))
+    images = task.corpus.images.load([0, 1], ["a", "b"])
     # the PDF page is 640x200 points (72 per inch); at 108 DPI it renders 1.5 times that.
-    assert [image.size for image in batch.images] == [(960, 300), (960, 300)]
+    assert [image.size for image in images] == [(960, 300), (960, 300)]
 
 
 def test_images_are_decoded_one_batch_at_a_time(folder, monkeypatch):

@@ -141,8 +141,9 @@ def test_any_local_folder_loads_or_raises_our_error(corpus, queries, qrels, spec
             (folder / "task.toml").write_bytes(spec)
         try:
             task = load_task(local_folder_spec(folder), need_page_text=False)
-            for _, batch in task.corpus.batches(4, with_images=True):  # decoding included
-                assert len(batch.images) == len(batch.ids)
+            corpus = task.corpus
+            images = corpus.images.load(list(range(len(corpus))), list(corpus.ids))  # decoding included
+            assert len(images) == len(corpus)
         except PagebenchError:
             event("refused")
             return

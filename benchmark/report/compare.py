@@ -33,20 +33,23 @@ class TaskPairing:
 
 
 def pair_tasks(run_a: dict[str, StoredResult], run_b: dict[str, StoredResult]) -> TaskPairing:
-    pairing = TaskPairing(
-        only_in_a=sorted(set(run_a) - set(run_b)), only_in_b=sorted(set(run_b) - set(run_a))
-    )
+    pairs, different_data = [], []
     for task in sorted(set(run_a) & set(run_b)):
         a, b = run_a[task], run_b[task]
         if a.fingerprint != b.fingerprint:
-            pairing.different_data.append(
+            different_data.append(
                 (task, f"different data (fingerprint {a.fingerprint[:12]} vs {b.fingerprint[:12]})")
             )
         elif set(a.document["per_query"]) != set(b.document["per_query"]):
-            pairing.different_data.append((task, "different query ids"))
+            different_data.append((task, "different query ids"))
         else:
-            pairing.pairs.append((task, a, b))
-    return pairing
+            pairs.append((task, a, b))
+    return TaskPairing(
+        pairs=pairs,
+        only_in_a=sorted(set(run_a) - set(run_b)),
+        only_in_b=sorted(set(run_b) - set(run_a)),
+        different_data=different_data,
+    )
 
 
 def aligned_scores(a: StoredResult, b: StoredResult, metric: str) -> tuple[list[float], list[float]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.errors import PagebenchError
+from benchmark.files import write_text_atomic
 from benchmark.report.collect import StoredResult
 from benchmark.report.efficiency import size_text
 from benchmark.report.published import PublishedRun
@@ -235,8 +236,6 @@ def _milliseconds(value: float) -> str:
 
 def write_leaderboard(markdown: str, path: Path) -> bool:
     """Write only if it changed; True when the file was (re)written."""
-    from benchmark.files import write_text_atomic
-
     if path.is_file() and path.read_text(encoding="utf-8") == markdown:
         return False
     write_text_atomic(path, markdown)

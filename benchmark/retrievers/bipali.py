@@ -66,7 +66,7 @@ class BiPaliRetriever(EmbeddingRetriever):
         return self._mean_pooled(self.processor.process_queries(text=texts))
 
     def _mean_pooled(self, inputs) -> list:
-        inputs = self.to_device({key: value for key, value in inputs.items() if key != "labels"})
+        inputs = self.to_device(inputs)
         hidden = self.backbone(**inputs).last_hidden_state.float()
         mask = inputs["attention_mask"].unsqueeze(-1).float()
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1)

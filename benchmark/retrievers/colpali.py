@@ -45,7 +45,7 @@ class ColPaliRetriever(EmbeddingRetriever):
         return self._unmasked_vectors(self.processor.process_queries(text=texts))
 
     def _unmasked_vectors(self, inputs) -> list:
-        inputs = self.to_device({key: value for key, value in inputs.items() if key != "labels"})
+        inputs = self.to_device(inputs)
         embeddings = self.model(**inputs).embeddings.float()
         mask = inputs["attention_mask"].bool()
         return [embeddings[row][mask[row]] for row in range(len(embeddings))]

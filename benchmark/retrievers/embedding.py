@@ -142,10 +142,13 @@ class EmbeddingRetriever:
         return None if model is None else sum(parameter.numel() for parameter in model.parameters())
 
     def to_device(self, inputs) -> dict:
-        """Model inputs on the device; floating tensors (pixels) in the model dtype."""
+        """Model inputs on the device; floating tensors (pixels) in the model dtype.
+
+        `labels` (which ColPali-family processors add for training) is dropped: the
+        retrieval forward pass does not take it."""
         moved = {}
         for key, value in inputs.items():
-            if not hasattr(value, "to"):
+            if key == "labels" or not hasattr(value, "to"):
                 continue
             moved[key] = (
                 value.to(self.device, dtype=self.dtype)
