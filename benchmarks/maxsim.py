@@ -34,8 +34,9 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmark.profiling import PeakMemory
-from benchmark.scoring import PageVectorIndex, id_ranks
+from benchmark.engine.index import PageVectorIndex
+from benchmark.engine.ranking import id_ranks
+from benchmark.measure.memory import PeakMemory
 
 TOP_K = 100
 DTYPES = ("float32", "bfloat16")
@@ -239,7 +240,7 @@ def _agreement(scores: dict) -> dict:
     gathered = np.take_along_axis(reference, engine_indices, axis=1)
     reference_top = np.argsort(-reference, axis=1, kind="stable")[:, :10]
     bf16_top = scores[("engine", "bfloat16")][1][:, :10]
-    overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(reference_top, bf16_top)])
+    overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(reference_top, bf16_top, strict=True)])
     return {
         "float32_max_abs_score_difference": float(np.abs(gathered - engine_scores).max()),
         "float32_top10_identical_to_reference": bool((engine_indices[:, :10] == reference_top).all()),

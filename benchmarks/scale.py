@@ -43,8 +43,9 @@ def measure_one(n_pages: int, n_queries: int, store_dir: Path) -> dict:
     """Index and search `n_pages` random pages in this process; its measurements."""
     import torch
 
-    from benchmark.page_store import folder_bytes
-    from benchmark.scoring import PageVectorIndex, id_ranks
+    from benchmark.engine.disk_store import folder_bytes
+    from benchmark.engine.index import PageVectorIndex
+    from benchmark.engine.ranking import id_ranks
 
     torch.manual_seed(0)
     torch.set_grad_enabled(False)

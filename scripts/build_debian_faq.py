@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmark.ocr import TesseractOCR
+from benchmark.feed.ocr import TesseractOCR
 from benchmark.tasks.beir import BEIR_FOLDER_CARD
 from benchmark.tasks.images import decode_image
 
@@ -57,8 +57,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
         deb_dir = args.deb_dir or _download(scratch)
         for language, package in PACKAGES.items():
             deb = _find_deb(deb_dir, package)
@@ -104,7 +104,7 @@ def build_task(language: str, package: str, version: str, pdf: bytes, copyright_
     )
 
     ocr = TesseractOCR(languages=(language,))
-    images = [decode_image(png, page_id, "build") for png, page_id in zip(pngs, page_ids)]
+    images = [decode_image(png, page_id, "build") for png, page_id in zip(pngs, page_ids, strict=True)]
     texts = ocr.texts(images)
     print(f"{package}: OCR done with {ocr.description}", flush=True)
 

@@ -3,12 +3,10 @@ they have the real schema), for the report tests."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
-from benchmark.metrics import METRIC_NAMES
-from benchmark.results import read_result
+from benchmark.core.vocabulary import METRIC_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "results" / "bm25-ocr" / "debian-faq-en.json"
@@ -27,7 +25,7 @@ def write_result_file(
     efficiency: dict | None = None,
 ) -> Path:
     """<root>/<run_name>/<task>.json whose every metric of query i is scores[i]."""
-    document = copy.deepcopy(read_result(TEMPLATE))
+    document = json.loads(TEMPLATE.read_text(encoding="utf-8"))
     per_query = {f"q{i:03d}": dict.fromkeys(METRIC_NAMES, value) for i, value in enumerate(scores)}
     means = {name: sum(scores) / len(scores) for name in METRIC_NAMES}
     document.update(run_name=run_name, per_query=per_query, metrics=means)

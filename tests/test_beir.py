@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from benchmark.errors import TaskDataError
+from benchmark.core.errors import TaskDataError
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import resolve_task
 from tests.conftest import make_beir_folder, png_bytes, write_spec

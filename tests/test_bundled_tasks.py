@@ -22,7 +22,7 @@ def words(text):
 def test_every_question_is_printed_on_its_relevant_page(name):
     task = load_task(resolve_task(name), need_page_text=True)
     assert (task.corpus.n_pages, len(task.queries)) == SIZES[name]
-    page_text = dict(zip(task.corpus.ids, task.corpus.texts))
+    page_text = dict(zip(task.corpus.ids, task.corpus.texts, strict=True))
     for query in task.queries:
         (page_id,) = task.qrels[query.id]
         on_page = set(words(page_text[page_id]))

@@ -7,8 +7,10 @@ import textwrap
 
 import pytest
 
-from benchmark.metrics import METRIC_NAMES, evaluate_run
-from benchmark.results import SCHEMA_VERSION, read_result
+from benchmark.core.vocabulary import METRIC_NAMES
+from benchmark.evaluation.metrics import evaluate_run
+from benchmark.results.reader import read_result
+from benchmark.results.schema import SCHEMA_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +56,19 @@ def test_tasks_lists_every_suite_and_the_honest_label(cli):
 
 def test_results_file_has_the_documented_fields(bundled_run):
     result = read_result(bundled_run / "debian-faq-en.json")
-    assert result["schema_version"] == SCHEMA_VERSION
-    assert result["task"]["name"] == "debian-faq-en" and result["task"]["fingerprint"].startswith("sha256:")
-    assert result["task"]["n_queries"] == 123 and result["task"]["n_pages"] == 73
-    assert (
-        result["retriever"]["name"] == "bm25-ocr"
-        and result["retriever"]["parameters"]["stemmer"] == "english"
-    )
-    assert set(result["metrics"]) == set(METRIC_NAMES)
-    assert len(result["per_query"]) == 123
-    assert {"python", "packages", "device"} <= set(result["environment"])
-    assert result["environment"]["packages"]["pytrec-eval-terrier"]
-    assert result["timestamps"]["started"] <= result["timestamps"]["finished"]
+    assert result.schema_version == SCHEMA_VERSION
+    assert result.task.name == "debian-faq-en" and result.task.fingerprint.startswith("sha256:")
+    assert result.task.n_queries == 123 and result.task.n_pages == 73
+    assert result.retriever.name == "bm25-ocr" and result.retriever.parameters["stemmer"] == "english"
+    assert set(result.metrics) == set(METRIC_NAMES)
+    assert len(result.per_query) == 123
+    raw = json.loads((bundled_run / "debian-faq-en.json").read_text())
+    assert {"python", "packages", "device"} <= set(raw["environment"])
+    assert result.environment.packages["pytrec-eval-terrier"]
+    assert result.timestamps.started <= result.timestamps.finished
     # The printed-question task is easy for BM25 (see the task's note); a broken
     # tokeniser, loader or qrels mapping falls far below this.
-    assert result["metrics"]["ndcg_at_5"] > 0.8
+    assert result.metrics["ndcg_at_5"] > 0.8
 
 
 def test_trec_file_is_the_run_the_metrics_were_computed_on(bundled_run):
@@ -85,7 +85,7 @@ def test_trec_file_is_the_run_the_metrics_were_computed_on(bundled_run):
 
     task = load_task(resolve_task("debian-faq-en"))
     recomputed, _ = evaluate_run(task.qrels, ranked)
-    stored = read_result(bundled_run / "debian-faq-en.json")["metrics"]
+    stored = read_result(bundled_run / "debian-faq-en.json").metrics
     assert recomputed == pytest.approx(stored, abs=1e-12)
 
 
@@ -231,4 +231,4 @@ def test_committed_results_still_read():
     assert committed, "the repository ships baseline results"
     for path in committed:
         result = read_result(path)
-        assert result["metrics"][result["main_score"]["name"]] == result["main_score"]["value"]
+        assert result.metrics[result.main_score.name] == result.main_score.value

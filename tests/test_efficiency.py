@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from benchmark.results import read_result
+from benchmark.results.reader import read_result
 
 LATENCY_FIELDS = [
     "query_ms_p50",
@@ -129,5 +129,5 @@ def test_version_1_results_still_read():
     from pathlib import Path
 
     document = read_result(Path(__file__).parent / "fixtures" / "results-schema-v1.json")
-    assert document["schema_version"] == 2 and "timing" not in document
-    assert document["efficiency"]["index_s"] > 0 and document["metrics"]["ndcg_at_5"] > 0.8
+    assert document.schema_version == 2 and "timing" not in document.model_dump()
+    assert document.efficiency.index_s > 0 and document.metrics["ndcg_at_5"] > 0.8

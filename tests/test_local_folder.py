@@ -6,7 +6,8 @@ import json
 import pytest
 
 from benchmark.retrievers.base import EncodedQueries
-from benchmark.runner import RunSettings, evaluate
+from benchmark.run.evaluate import evaluate
+from benchmark.run.settings import RunSettings
 from benchmark.tasks import images as images_module
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import resolve_task
@@ -78,7 +79,7 @@ def test_images_are_decoded_one_batch_at_a_time(folder, monkeypatch):
         def encode_queries(self, queries):
             return EncodedQueries([query.id for query in queries], None)
 
-        def search(self, encoded, top_k):
+        def search(self, encoded, _top_k):
             return {query_id: [("p1", 1.0)] for query_id in encoded.ids}
 
         def index_nbytes(self):

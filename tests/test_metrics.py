@@ -6,10 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.metrics import METRIC_NAMES, evaluate_run
-from benchmark.runner import rank_pages
-from benchmark.scoring import id_ranks, top_k
-from benchmark.types import Corpus
+from benchmark.core.types import Corpus
+from benchmark.core.vocabulary import METRIC_NAMES
+from benchmark.engine.ranking import id_ranks, top_k
+from benchmark.evaluation.metrics import evaluate_run
+from benchmark.evaluation.pages import rank_pages
 
 
 def test_single_relevant_page_at_rank_two():

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from benchmark.errors import DependencyError
-from benchmark.ocr import TesseractOCR
+from benchmark.core.errors import DependencyError
+from benchmark.feed.ocr import TesseractOCR
 from tests.conftest import make_local_folder, page_image
 
 PAGES = {"p1": "zebra giraffe", "p2": "volcano lava", "p3": "piano violin"}

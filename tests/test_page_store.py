@@ -7,8 +7,9 @@ import json
 import numpy as np
 import torch
 
-from benchmark.page_store import DiskRows
-from benchmark.scoring import EngineLimits, PageVectorIndex, id_ranks
+from benchmark.engine.disk_store import DiskRows
+from benchmark.engine.index import EngineLimits, PageVectorIndex
+from benchmark.engine.ranking import id_ranks
 
 LIMITS = EngineLimits(block_pages=32, min_bucket_pages=4, tile_bytes=1 << 16)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from benchmark.errors import PagebenchError, SpecError
+from benchmark.core.errors import PagebenchError, SpecError
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import local_folder_spec
 from benchmark.tasks.spec import _FIELD_TYPES, load_spec_file, parse_spec

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.embedding_cache import EmbeddingCache
+from benchmark.feed.embedding_cache import EmbeddingCache
 from tests.conftest import make_local_folder, write_jsonl
 
 TASK = "debian-faq-en"
@@ -97,7 +97,7 @@ def test_multi_vector_pages_are_stored_unpadded_and_exactly():
     cache.store(["d", "e", "f"], halves)
     found = cache.lookup(["a", "b", "c", "d", "e", "f", "unknown"])
     assert set(found) == {"a", "b", "c", "d", "e", "f"}
-    for key, page in zip("abcdef", pages + halves):
+    for key, page in zip("abcdef", pages + halves, strict=True):
         assert torch.equal(found[key], page)  # bit for bit
     float32_chunk, bfloat16_chunk = sorted(chunks(cache_root), key=lambda p: p.stat().st_size, reverse=True)
     with np.load(bfloat16_chunk) as data:
@@ -228,6 +228,8 @@ def test_bad_pages_can_be_skipped_and_are_recorded(cli, checkpoints, damaged_fol
     code, _, err = cli(*args, "--output-dir", tmp_path / "out", "--run-name", "r", "--on-bad-page", "skip")
     assert code == 0, err
     assert "docs: 4 unreadable page(s) skipped" in err
+    # each skip is logged by the library as it happens; the command line shows the records
+    assert err.count("pagebench: skipped page ") == 4 and "pagebench: skipped page 'p2' (" in err
     result = json.loads((tmp_path / "out" / "r" / "docs.json").read_text())
     assert [page["id"] for page in result["skipped_pages"]] == ["p2", "p3", "p4", "p5"]
     assert "cannot open PDF" in result["skipped_pages"][3]["reason"]
@@ -269,7 +271,7 @@ def test_out_of_memory_suggests_a_smaller_batch(cli, checkpoints, monkeypatch, t
 
     from benchmark.retrievers.colpali import ColPaliRetriever
 
-    def exhausted(self, batch):
+    def exhausted(_self, _batch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(ColPaliRetriever, "embed_pages", exhausted)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import build_parser
-from benchmark.errors import PagebenchError
+from benchmark.core.errors import PagebenchError
 from benchmark.report.plots import pareto_front
 from benchmark.report.published import read_published
 from benchmark.tasks.catalog import all_specs

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.scoring import EngineLimits, PageVectorIndex, _bucket_plan, _Workspace, id_ranks
+from benchmark.engine.index import EngineLimits, PageVectorIndex, bucket_plan
+from benchmark.engine.kernels import Workspace
+from benchmark.engine.ranking import id_ranks
 
 # Tiny limits force many query tiles, page blocks, matmul tiles and buckets.
 SMALL = EngineLimits(tile_bytes=2000, max_query_rows=7, block_pages=5, min_bucket_pages=3)
@@ -90,9 +92,9 @@ def test_single_vector_pages_are_dot_products():
 
 
 def test_buckets_keep_equal_lengths_unpadded_and_bound_padding():
-    assert _bucket_plan([1030] * 50, EngineLimits()) == {1030: list(range(50))}
+    assert bucket_plan([1030] * 50, EngineLimits()) == {1030: list(range(50))}
     lengths = [700, 701, 702, 760, 1000, 1000, 1200]
-    plan = _bucket_plan(lengths, EngineLimits(min_bucket_pages=2))
+    plan = bucket_plan(lengths, EngineLimits(min_bucket_pages=2))
     for padded, members in plan.items():
         assert all(lengths[m] <= padded <= lengths[m] * 1.125 for m in members)
     assert sorted(m for members in plan.values() for m in members) == list(range(len(lengths)))
@@ -106,7 +108,7 @@ def test_working_memory_does_not_grow_with_the_corpus():
         index = PageVectorIndex(limits=EngineLimits(block_pages=64))
         index.add([unit(50, 32, generator) for _ in range(n_pages)])
         index.finalize()
-        workspace = _Workspace(index, rows=200, token_counts=[20] * 10)
+        workspace = Workspace(index, rows=200, token_counts=[20] * 10)
         tensors = [value for value in vars(workspace).values() if isinstance(value, torch.Tensor)]
         return sum(t.numel() * t.element_size() for t in tensors), index, queries
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from benchmark.significance import EXACT_LIMIT, compare_paired
+from benchmark.evaluation.significance import EXACT_LIMIT, compare_paired
 
 
 @pytest.mark.parametrize("n_queries", [10, 200])  # exact enumeration, then Monte Carlo

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from benchmark.errors import SpecError, UnknownNameError
+from benchmark.core.errors import SpecError, UnknownNameError
 from benchmark.tasks.catalog import all_specs, resolve_task, specs_in_suite, suites
 from benchmark.tasks.spec import load_spec_file
 from tests.conftest import write_spec

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmark.errors import TaskDataError
+from benchmark.core.errors import TaskDataError
 from benchmark.tasks import load_task
 from benchmark.tasks.spec import load_spec_file
 from tests.conftest import png_bytes, write_parquet, write_spec

@@ -8,7 +8,8 @@ import torch
 
 from benchmark.retrievers import registry
 from benchmark.retrievers.base import RetrieverOptions
-from benchmark.runner import RunSettings, evaluate
+from benchmark.run.evaluate import evaluate
+from benchmark.run.settings import RunSettings
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import resolve_task
 
@@ -55,7 +56,7 @@ def test_scores_do_not_depend_on_batch_size(case, checkpoints, debian_en):
     for query_id, ranked in runs[1].items():
         other = runs[8][query_id]
         assert [page for page, _ in ranked] == [page for page, _ in other], query_id
-        assert max(abs(a - b) for (_, a), (_, b) in zip(ranked, other)) <= 1e-5
+        assert max(abs(a - b) for (_, a), (_, b) in zip(ranked, other, strict=True)) <= 1e-5
 
 
 def test_colpali_queries_take_the_query_path(checkpoints):
@@ -74,7 +75,7 @@ def test_colpali_queries_take_the_query_path(checkpoints):
         assert vectors.shape[0] > int(plain_path["attention_mask"][row].sum())  # + prefix and augmentation
 
 
-def test_peft_adapter_is_merged_on_its_base(checkpoints, debian_en):
+def test_peft_adapter_is_merged_on_its_base(checkpoints):
     base = registry.create("bipali", RetrieverOptions(checkpoint=checkpoints["bipali"]))
     adapted = registry.create("bipali", RetrieverOptions(checkpoint=checkpoints["bipali-adapter"]))
     assert adapted.describe()["parameters"]["adapter_base"] == checkpoints["bipali"]
@@ -87,7 +88,7 @@ def test_peft_adapter_is_merged_on_its_base(checkpoints, debian_en):
 def test_colqwen2_pages_get_different_numbers_of_vectors(checkpoints):
     from PIL import Image
 
-    from benchmark.types import PageBatch
+    from benchmark.core.types import PageBatch
 
     retriever = registry.create("colqwen2", RetrieverOptions(checkpoint=checkpoints["colqwen2"]))
     pages = PageBatch(

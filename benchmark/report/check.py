@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmark.core.defaults import CHECK_TOLERANCE, RESAMPLES, STATISTICS_SEED
+from benchmark.core.vocabulary import DEFAULT_METRIC
+from benchmark.evaluation.significance import compare_paired
 from benchmark.report.collect import StoredResult
 from benchmark.report.compare import aligned_scores, pair_tasks
-from benchmark.significance import compare_paired
 
 PASSED, REGRESSED, NOT_COMPARABLE = 0, 1, 2
 
@@ -53,11 +55,11 @@ def check_regressions(
     baseline: dict[str, StoredResult],
     current: dict[str, StoredResult],
     *,
-    metric: str = "ndcg_at_5",
-    tolerance: float = 0.005,
+    metric: str = DEFAULT_METRIC,
+    tolerance: float = CHECK_TOLERANCE,
     alpha: float | None = None,
-    resamples: int = 10_000,
-    seed: int = 0,
+    resamples: int = RESAMPLES,
+    seed: int = STATISTICS_SEED,
 ) -> CheckOutcome:
     """`alpha` set: a drop counts only if it is also significant (paired test, p < alpha)."""
     pairing = pair_tasks(baseline, current)
@@ -97,7 +99,9 @@ def describe_check(outcome: CheckOutcome) -> str:
     verdicts = {
         PASSED: f"passed: no task shows {rule}",
         REGRESSED: f"failed: {sum(c.regressed for c in outcome.checked)} task(s) show {rule}",
-        NOT_COMPARABLE: "not comparable: the current run does not cover the baseline's tasks on the same data",
+        NOT_COMPARABLE: (
+            "not comparable: the current run does not cover the baseline's tasks on the same data"
+        ),
     }
     lines.append(f"check {verdicts[outcome.exit_code]} (exit {outcome.exit_code})")
     return "\n".join(lines)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.errors import PagebenchError
-from benchmark.results import read_result
+from benchmark.core.errors import PagebenchError
+from benchmark.results.reader import read_result
+from benchmark.results.schema import ResultsFile
 
 
 @dataclass(frozen=True)
@@ -19,34 +20,33 @@ class StoredResult:
     """One results file, read and migrated to the current schema."""
 
     path: Path
-    document: dict
+    document: ResultsFile
 
     @property
     def task_name(self) -> str:
-        return self.document["task"]["name"]
+        return self.document.task.name
 
     @property
     def suite(self) -> str:
-        return self.document["task"]["suite"]
+        return self.document.task.suite
 
     @property
     def fingerprint(self) -> str:
-        return self.document["task"]["fingerprint"]
+        return self.document.task.fingerprint
 
     @property
     def run_name(self) -> str:
-        return self.document["run_name"]
+        return self.document.run_name
 
     def metric(self, name: str) -> float:
-        try:
-            return float(self.document["metrics"][name])
-        except KeyError:
-            raise PagebenchError(f"{self.path}: no metric {name!r} in this results file") from None
+        if name not in self.document.metrics:
+            raise PagebenchError(f"{self.path}: no metric {name!r} in this results file")
+        return self.document.metrics[name]
 
     def per_query(self, name: str) -> dict[str, float]:
         """Per-query values of one metric, by query id."""
         try:
-            return {qid: float(values[name]) for qid, values in self.document["per_query"].items()}
+            return {qid: values[name] for qid, values in self.document.per_query.items()}
         except KeyError:
             raise PagebenchError(f"{self.path}: per-query values of {name!r} are missing") from None
 

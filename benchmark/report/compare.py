@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchmark.core.defaults import RESAMPLES, STATISTICS_SEED
+from benchmark.core.vocabulary import DEFAULT_METRIC
+from benchmark.evaluation.significance import PairedComparison, compare_paired
 from benchmark.report.collect import StoredResult
 from benchmark.report.table import render_table
-from benchmark.significance import PairedComparison, compare_paired
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def pair_tasks(run_a: dict[str, StoredResult], run_b: dict[str, StoredResult]) -
             different_data.append(
                 (task, f"different data (fingerprint {a.fingerprint[:12]} vs {b.fingerprint[:12]})")
             )
-        elif set(a.document["per_query"]) != set(b.document["per_query"]):
+        elif set(a.document.per_query) != set(b.document.per_query):
             different_data.append((task, "different query ids"))
         else:
             pairs.append((task, a, b))
@@ -84,10 +86,10 @@ def compare_runs(
     run_a: dict[str, StoredResult],
     run_b: dict[str, StoredResult],
     *,
-    metric: str = "ndcg_at_5",
+    metric: str = DEFAULT_METRIC,
     labels: tuple[str, str] = ("A", "B"),
-    resamples: int = 10_000,
-    seed: int = 0,
+    resamples: int = RESAMPLES,
+    seed: int = STATISTICS_SEED,
 ) -> RunComparison:
     pairing = pair_tasks(run_a, run_b)
     groups = {task: aligned_scores(a, b, metric) for task, a, b in pairing.pairs}

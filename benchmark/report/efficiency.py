@@ -2,48 +2,69 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-def describe_efficiency(efficiency: dict) -> str:
+from benchmark.results.schema import Efficiency
+
+
+def describe_efficiency(efficiency: Efficiency) -> str:
     """One paragraph: where it was measured, then load, index, latency, memory and size."""
-    e = efficiency
-    where = f"{e['device']}" + (f", {e['dtype']}" if e.get("dtype") else "") + f", {e['threads']} threads"
-    if (e.get("world_size") or 1) > 1:
-        where += f", {e['world_size']} ranks"
-    if e.get("model_parameters"):
-        where += f", model of {_count(e['model_parameters'])} parameters"
+    parts = [*_loading_and_indexing(efficiency), *_latency(efficiency), *_memory_and_size(efficiency)]
+    return f"[{_measured_on(efficiency)}] " + "; ".join(parts)
+
+
+def _measured_on(e: Efficiency) -> str:
+    where = f"{e.device}" + (f", {e.dtype}" if e.dtype else "") + f", {e.threads} threads"
+    if (e.world_size or 1) > 1:
+        where += f", {e.world_size} ranks"
+    if e.model_parameters:
+        where += f", model of {_count(e.model_parameters)} parameters"
+    return where
+
+
+def _loading_and_indexing(e: Efficiency) -> list[str]:
     parts = []
-    if e.get("model_load_s") is not None:
-        parts.append(f"model load {e['model_load_s']:.2f} s")
-    if e.get("index_pages_per_s_per_rank"):
-        rates = ", ".join("-" if rate is None else f"{rate:.1f}" for rate in e["index_pages_per_s_per_rank"])
+    if e.model_load_s is not None:
+        parts.append(f"model load {e.model_load_s:.2f} s")
+    if e.index_pages_per_s_per_rank:
+        rates = ", ".join("-" if rate is None else f"{rate:.1f}" for rate in e.index_pages_per_s_per_rank)
         parts.append(f"encoding per rank {rates} pages/s")
-    if e.get("pages_from_cache"):
-        parts.append(f"pages encoded {e['pages_encoded']}, from the cache {e['pages_from_cache']}")
-    if e.get("index_pages_per_s") is not None:
+    if e.pages_from_cache:
+        parts.append(f"pages encoded {e.pages_encoded}, from the cache {e.pages_from_cache}")
+    if e.index_pages_per_s is not None:
         parts.append(
-            f"index {e['index_pages_per_s']:.1f} pages/s ({e['index_ms_per_page']:.2f} ms/page, "
-            f"batch {e['page_batch_size']}; {e['index_s']:.2f} s in all)"
+            f"index {e.index_pages_per_s:.1f} pages/s ({e.index_ms_per_page:.2f} ms/page, "
+            f"batch {e.page_batch_size}; {e.index_s:.2f} s in all)"
         )
-    if e.get("query_ms_p50") is not None:
-        parts.append(f"one query end to end p50/p95 {e['query_ms_p50']:.2f}/{e['query_ms_p95']:.2f} ms")
-    if e.get("query_encode_ms_p50") is not None:
+    return parts
+
+
+def _latency(e: Efficiency) -> list[str]:
+    parts = []
+    if e.query_ms_p50 is not None:
+        parts.append(f"one query end to end p50/p95 {e.query_ms_p50:.2f}/{e.query_ms_p95:.2f} ms")
+    if e.query_encode_ms_p50 is not None:
         parts.append(
-            f"query encoding p50/p95/p99 {e['query_encode_ms_p50']:.2f}/{e['query_encode_ms_p95']:.2f}/"
-            f"{e['query_encode_ms_p99']:.2f} ms (batch size 1, {e['latency_sample_queries']} queries)"
+            f"query encoding p50/p95/p99 {e.query_encode_ms_p50:.2f}/{e.query_encode_ms_p95:.2f}/"
+            f"{e.query_encode_ms_p99:.2f} ms (batch size 1, {e.latency_sample_queries} queries)"
         )
         parts.append(
-            f"search p50/p95 {e['search_ms_p50']:.2f}/{e['search_ms_p95']:.2f} ms "
-            f"({e['search_ms_per_1000_pages']:.3f} ms per 1000 pages)"
+            f"search p50/p95 {e.search_ms_p50:.2f}/{e.search_ms_p95:.2f} ms "
+            f"({e.search_ms_per_1000_pages:.3f} ms per 1000 pages)"
         )
-    memory = f"peak RSS {e['peak_rss_mb']:.0f} MB"
-    if e.get("peak_accelerator_mb") is not None:
-        memory += f", peak GPU {e['peak_accelerator_mb']:.0f} MB"
-    parts.append(memory)
-    if e.get("index_bytes_total") is not None:
+    return parts
+
+
+def _memory_and_size(e: Efficiency) -> list[str]:
+    memory = f"peak RSS {e.peak_rss_mb:.0f} MB"
+    if e.peak_accelerator_mb is not None:
+        memory += f", peak GPU {e.peak_accelerator_mb:.0f} MB"
+    parts = [memory]
+    if e.index_bytes_total is not None:
         parts.append(
-            f"index {size_text(e['index_bytes_per_page'])}/page ({size_text(e['index_bytes_total'])} in all)"
+            f"index {size_text(e.index_bytes_per_page)}/page ({size_text(e.index_bytes_total)} in all)"
         )
-    return f"[{where}] " + "; ".join(parts)
+    return parts
 
 
 CPU_NOTE = (
@@ -67,11 +88,12 @@ def _count(n: int) -> str:
     return str(n)
 
 
-def describe_growth(measurements: list[dict], projected_pages: int = 100_000) -> str:
-    """How index size and search time grow with the corpus, fitted over the sizes measured."""
+def describe_growth(measurements: Sequence[tuple[int, Efficiency]], projected_pages: int = 100_000) -> str:
+    """How index size and search time grow with the corpus, fitted over the (pages, efficiency)
+    measured."""
     bytes_per_1000, bytes_at_0 = growth(measurements, "index_bytes_total")
     search_per_1000, search_at_0 = growth(measurements, "search_ms_p50")
-    sizes = ", ".join(str(m["pages"]) for m in measurements)
+    sizes = ", ".join(str(pages) for pages, _ in measurements)
     projected_bytes = bytes_at_0 + bytes_per_1000 * projected_pages / 1000
     projected_search = search_at_0 + search_per_1000 * projected_pages / 1000
     return (
@@ -82,11 +104,11 @@ def describe_growth(measurements: list[dict], projected_pages: int = 100_000) ->
     )
 
 
-def growth(rows: list[dict], field: str) -> tuple[float, float]:
+def growth(measurements: Sequence[tuple[int, Efficiency]], field: str) -> tuple[float, float]:
     """Least-squares line through (pages, field): (per 1000 pages, at 0 pages)."""
     import numpy as np
 
-    pages = np.array([row["pages"] for row in rows], dtype=float)
-    values = np.array([row[field] for row in rows], dtype=float)
+    pages = np.array([n_pages for n_pages, _ in measurements], dtype=float)
+    values = np.array([getattr(efficiency, field) for _, efficiency in measurements], dtype=float)
     slope, intercept = np.polyfit(pages, values, 1)
     return float(slope * 1000), float(intercept)

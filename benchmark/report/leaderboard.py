@@ -20,28 +20,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.errors import PagebenchError
-from benchmark.files import write_text_atomic
+from benchmark.core.errors import PagebenchError
+from benchmark.core.files import write_text_atomic
+from benchmark.core.vocabulary import EFFICIENCY_MEASURES
 from benchmark.report.collect import StoredResult
 from benchmark.report.efficiency import size_text
 from benchmark.report.published import PublishedRun
+from benchmark.results.schema import ResultsFile
 from benchmark.tasks.spec import TaskSpec
 
 AVERAGE = "average"
 
 
-@dataclass(frozen=True)
-class EfficiencyColumn:
-    key: str
-    header: str
-    lower_is_better: bool
-
-
-EFFICIENCY_COLUMNS = (
-    EfficiencyColumn("query_ms_p50", "query ms p50", lower_is_better=True),
-    EfficiencyColumn("pages_per_s", "pages/s", lower_is_better=False),
-    EfficiencyColumn("bytes_per_page", "bytes/page", lower_is_better=True),
-)
+EFFICIENCY_COLUMNS = EFFICIENCY_MEASURES  # name, header and direction of each cost column
 
 
 @dataclass
@@ -68,10 +59,10 @@ class SuiteTable:
 def entries_from(results: list[StoredResult], published: list[PublishedRun], metric: str) -> list[Entry]:
     by_key: dict[str, Entry] = {}
     for result in results:
-        retriever = result.document["retriever"]
+        retriever = result.document.retriever
         entry = by_key.setdefault(
             result.run_name,
-            Entry(result.run_name, result.run_name, retriever["name"], retriever.get("checkpoint")),
+            Entry(result.run_name, result.run_name, retriever.name, retriever.checkpoint),
         )
         if result.task_name in entry.results:
             raise PagebenchError(
@@ -88,7 +79,7 @@ def entries_from(results: list[StoredResult], published: list[PublishedRun], met
     return list(by_key.values())
 
 
-def suite_tables(entries: list[Entry], specs: list[TaskSpec], metric: str) -> list[SuiteTable]:
+def suite_tables(entries: list[Entry], specs: list[TaskSpec]) -> list[SuiteTable]:
     suite_of = {spec.name: spec.suite for spec in specs}
     catalog_tasks: dict[str, list[str]] = {}
     for spec in specs:
@@ -107,13 +98,11 @@ def suite_tables(entries: list[Entry], specs: list[TaskSpec], metric: str) -> li
         tasks = catalog_tasks.get(suite) or sorted(t for t in seen[suite] if "@" not in t)
         extra = sorted(seen[suite] - set(tasks))
         members = [entry for entry in entries if any(task in seen[suite] for task in entry.scores)]
-        tables.append(_suite_table(suite, tasks, extra, members, metric))
+        tables.append(_suite_table(suite, tasks, extra, members))
     return tables
 
 
-def _suite_table(
-    suite: str, tasks: list[str], extra: list[str], entries: list[Entry], metric: str
-) -> SuiteTable:
+def _suite_table(suite: str, tasks: list[str], extra: list[str], entries: list[Entry]) -> SuiteTable:
     rows = {}
     for entry in entries:
         row: dict[str, object] = {task: entry.scores.get(task, math.nan) for task in (*tasks, *extra)}
@@ -135,10 +124,10 @@ def _suite_table(
 def _efficiency(results: list[StoredResult]) -> dict[str, object]:
     """A run's costs over the suite's tasks: median query latency, pages over index time,
     index bytes over pages; the devices it ran on."""
-    blocks = [(r.document["efficiency"], r.document["task"]["n_pages"]) for r in results]
-    latencies = [e["query_ms_p50"] for e, _ in blocks if e.get("query_ms_p50") is not None]
-    indexed = [(e["index_s"], n) for e, n in blocks if e.get("index_s")]
-    stored = [(e["index_bytes_total"], n) for e, n in blocks if e.get("index_bytes_total") is not None]
+    blocks = [(r.document.efficiency, r.document.task.n_pages) for r in results]
+    latencies = [e.query_ms_p50 for e, _ in blocks if e.query_ms_p50 is not None]
+    indexed = [(e.index_s, n) for e, n in blocks if e.index_s]
+    stored = [(e.index_bytes_total, n) for e, n in blocks if e.index_bytes_total is not None]
     devices = sorted({_device(r.document) for r in results})
     return {
         "query_ms_p50": statistics.median(latencies) if latencies else math.nan,
@@ -148,9 +137,9 @@ def _efficiency(results: list[StoredResult]) -> dict[str, object]:
     }
 
 
-def _device(document: dict) -> str:
-    device = document["efficiency"].get("device") or "?"
-    name = document.get("environment", {}).get("device_name")
+def _device(document: ResultsFile) -> str:
+    device = document.efficiency.device or "?"
+    name = document.environment.device_name
     return f"{device} ({name})" if name else device
 
 
@@ -202,9 +191,9 @@ def _markdown_table(table: SuiteTable) -> list[str]:
     score_columns = [*table.tasks, AVERAGE, *table.extra_tasks]
     best = {column: grid[column].max() for column in score_columns}
     for column in EFFICIENCY_COLUMNS:
-        best[column.key] = grid[column.key].min() if column.lower_is_better else grid[column.key].max()
+        best[column.name] = grid[column.name].max() if column.higher_is_better else grid[column.name].min()
     headers = ["rank", "run", "retriever", "checkpoint", *score_columns]
-    headers += [column.header for column in EFFICIENCY_COLUMNS] + ["device"]
+    headers += [column.label for column in EFFICIENCY_COLUMNS] + ["device"]
     align = (
         ["---:", "---", "---", "---"] + ["---:"] * (len(score_columns) + len(EFFICIENCY_COLUMNS)) + ["---"]
     )

@@ -20,8 +20,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.errors import PagebenchError
-from benchmark.languages import language_of_label
+from benchmark.core.errors import PagebenchError
+from benchmark.core.languages import language_of_label
+from benchmark.core.vocabulary import DEFAULT_METRIC
 from benchmark.tasks.spec import TaskSpec
 
 VIDORE_FORMAT = "ViDoRe results JSON"
@@ -37,7 +38,7 @@ class PublishedRun:
     unmatched: list[str] = field(default_factory=list)  # names in the file no task of ours has
 
 
-def read_published(path: Path, specs: list[TaskSpec], metric: str = "ndcg_at_5") -> list[PublishedRun]:
+def read_published(path: Path, specs: list[TaskSpec], metric: str = DEFAULT_METRIC) -> list[PublishedRun]:
     """The runs in a ViDoRe results file, an MTEB result file, or a folder of MTEB results."""
     if path.is_dir():
         return _read_mteb_folder(path, specs, metric)

@@ -20,7 +20,7 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     def line(values: Sequence[str]) -> str:
         return "  ".join(
             value.rjust(width) if is_number else value.ljust(width)
-            for value, width, is_number in zip(values, widths, numeric)
+            for value, width, is_number in zip(values, widths, numeric, strict=True)
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * width for width in widths]), *(line(row) for row in cells)])

@@ -16,9 +16,9 @@ query latency vs scoring cost).
 A retriever that embeds pages may also offer `embedding_key()`, `page_vectors(batch)`
 and `add_page_vectors(ids, vectors)` (EmbeddingRetriever does): the runner then caches
 page vectors on disk and calls `page_vectors` only for pages it has not seen (see
-`benchmark/pages.py`). Without them, `add_pages` is called and nothing is cached. `page_input` says what a batch must carry: "text"
-(the runner fills page text from the task or from OCR) or "image" (decoded RGB
-page images).
+`benchmark/feed/page_feed.py`). Without them, `add_pages` is called and nothing is
+cached. `page_input` says what a batch must carry: "text" (the runner fills page text
+from the task or from OCR) or "image" (decoded RGB page images).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from benchmark.types import PageBatch, Query, RankedRun
+from benchmark.core.defaults import POOL_FACTOR
+from benchmark.core.types import PageBatch, Query, RankedRun
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,11 @@ class RetrieverOptions:
 
     checkpoint: str | None = None
     revision: str | None = None
-    device: str = "auto"
+    device: str = "auto"  # or cuda, mps, cpu (see benchmark.core.device)
     dtype: str = "auto"
-    batch_size: int | None = None
+    batch_size: int | None = None  # None: defaults.BATCH_SIZE
     scoring_dtype: str = "auto"  # late-interaction / dot scoring: auto, float32, bfloat16
-    pool_factor: int = 1  # hierarchical token pooling of multi-vector pages
+    pool_factor: int = POOL_FACTOR  # hierarchical token pooling of multi-vector pages
     index_dir: str | None = None  # keep page vectors on disk here (float16), not in memory
     params: dict[str, str] = field(default_factory=dict)  # --param key=value
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmark.errors import PagebenchError
+from benchmark.core.errors import PagebenchError
+from benchmark.core.types import PageBatch
 from benchmark.retrievers.embedding import EmbeddingRetriever
 from benchmark.retrievers.hf_loading import Checkpoint, locate_checkpoint, quiet_transformers, read_config
-from benchmark.types import PageBatch
 
 ADAPTER_CONFIG = "adapter_config.json"
 

@@ -9,9 +9,9 @@ attention mask over padding, so other padding would change the embedding.
 
 from __future__ import annotations
 
+from benchmark.core.types import PageBatch
 from benchmark.retrievers.embedding import EmbeddingRetriever
 from benchmark.retrievers.hf_loading import locate_checkpoint, quiet_transformers, read_config
-from benchmark.types import PageBatch
 
 
 class BiSiglipRetriever(EmbeddingRetriever):

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmark.errors import PagebenchError
-from benchmark.languages import LANGUAGES
+from benchmark.core.errors import PagebenchError
+from benchmark.core.languages import LANGUAGES
+from benchmark.core.types import PageBatch, Query, RankedRun
+from benchmark.engine.ranking import id_ranks, top_k
 from benchmark.retrievers.base import EncodedQueries, RetrieverOptions
-from benchmark.scoring import id_ranks, top_k
-from benchmark.types import PageBatch, Query, RankedRun
 
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 
@@ -99,7 +99,7 @@ class BM25OCRRetriever:
 
     def search(self, encoded: EncodedQueries, top_k_pages: int) -> RankedRun:
         run: RankedRun = {}
-        for query_id, words in zip(encoded.ids, encoded.payload):
+        for query_id, words in zip(encoded.ids, encoded.payload, strict=True):
             scores = (
                 self._index.get_scores(words).astype(np.float64)
                 if words

@@ -12,9 +12,9 @@ the batch size. Every unmasked output vector is kept, as the official evaluation
 
 from __future__ import annotations
 
+from benchmark.core.types import PageBatch
 from benchmark.retrievers.embedding import EmbeddingRetriever
 from benchmark.retrievers.hf_loading import locate_checkpoint, quiet_transformers, read_config
-from benchmark.types import PageBatch
 
 
 class ColPaliRetriever(EmbeddingRetriever):

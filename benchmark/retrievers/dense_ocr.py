@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.errors import PagebenchError
+from benchmark.core.errors import PagebenchError
+from benchmark.core.types import PageBatch
 from benchmark.retrievers.embedding import EmbeddingRetriever
 from benchmark.retrievers.hf_loading import locate_checkpoint
-from benchmark.types import PageBatch
 
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -12,15 +12,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmark.errors import PagebenchError
-from benchmark.files import folder_state_hash
-from benchmark.pooling import pool_page_vectors
+from benchmark.core.defaults import BATCH_SIZE
+from benchmark.core.device import (
+    device_type,
+    import_torch,
+    resolve_device,
+    resolve_dtype,
+    resolve_scoring_dtype,
+)
+from benchmark.core.errors import PagebenchError
+from benchmark.core.files import folder_state_hash
+from benchmark.core.types import PageBatch, Query, RankedRun
+from benchmark.engine.index import PageVectorIndex
+from benchmark.engine.pooling import pool_page_vectors
+from benchmark.engine.ranking import id_ranks
 from benchmark.retrievers.base import EncodedQueries, RetrieverOptions
-from benchmark.retrievers.hf_loading import import_torch, pick_device, pick_dtype, pick_scoring_dtype
-from benchmark.scoring import PageVectorIndex, id_ranks
-from benchmark.types import PageBatch, Query, RankedRun
-
-DEFAULT_BATCH_SIZE = 8
 
 
 class EmbeddingRetriever:
@@ -37,12 +43,12 @@ class EmbeddingRetriever:
             raise PagebenchError(f"{self.name} has one vector per page: --pool-factor does not apply")
         self.checkpoint_name = options.checkpoint or self.default_checkpoint
         self.revision = options.revision
-        self.device = pick_device(options.device)
-        self.dtype = pick_dtype(options.dtype, self.device)
-        self.scoring_dtype = pick_scoring_dtype(options.scoring_dtype, self.device)
+        self.device = resolve_device(options.device)
+        self.dtype = getattr(self.torch, resolve_dtype(options.dtype, self.device))
+        self.scoring_dtype = resolve_scoring_dtype(options.scoring_dtype, self.device)
         self.pool_factor = options.pool_factor
         self.index_dir = Path(options.index_dir) if options.index_dir else None
-        self.batch_size = options.batch_size or DEFAULT_BATCH_SIZE
+        self.batch_size = options.batch_size or BATCH_SIZE
         self.resolved_revision: str | None = None
         self.load()
 
@@ -74,7 +80,7 @@ class EmbeddingRetriever:
             },
         }
 
-    def begin_index(self, languages: Sequence[str]) -> None:
+    def begin_index(self, languages: Sequence[str]) -> None:  # noqa: ARG002 - embeddings ignore the language
         self._index = PageVectorIndex(dtype=self.scoring_dtype, device=self.device, store_dir=self.index_dir)
         self._ids: list[str] = []
 
@@ -107,7 +113,7 @@ class EmbeddingRetriever:
             # a local folder has no commit: its files' sizes and times stand for one
             "checkpoint_files": folder_state_hash(folder) if folder.is_dir() else None,
             "dtype": str(self.dtype).removeprefix("torch."),
-            "device_type": self.device.split(":")[0],
+            "device_type": device_type(self.device),
             "pool_factor": self.pool_factor,
         }
 
@@ -127,7 +133,10 @@ class EmbeddingRetriever:
     def search(self, encoded: EncodedQueries, top_k: int) -> RankedRun:
         scores, indices = self._index.search(encoded.payload, top_k, self._tie_ranks)
         return {
-            query_id: [(self._ids[index], float(score)) for score, index in zip(scores[row], indices[row])]
+            query_id: [
+                (self._ids[index], float(score))
+                for score, index in zip(scores[row], indices[row], strict=True)
+            ]
             for row, query_id in enumerate(encoded.ids)
         }
 

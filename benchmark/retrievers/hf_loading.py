@@ -1,4 +1,4 @@
-"""Loading checkpoints with transformers: device and dtype choice, and clear errors.
+"""Loading checkpoints with transformers, with clear errors.
 
 A checkpoint is a hub id (with an optional --revision) or a local folder, e.g. the
 output of a user's own training run. Before any weights load, its config is read
@@ -11,57 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.errors import DependencyError, PagebenchError
-
-DEVICES = ("auto", "cuda", "mps", "cpu")
-DTYPES = ("auto", "bfloat16", "float16", "float32")
-
-
-def import_torch():
-    try:
-        import torch
-    except ImportError:
-        raise DependencyError(
-            "this retriever needs torch and transformers: pip install -c constraints.txt 'pagebench[vision]'"
-        ) from None
-    return torch
-
-
-def pick_device(requested: str) -> str:
-    """auto: cuda, then mps, then cpu. An explicit device must be available."""
-    torch = import_torch()
-    available = {
-        "cuda": torch.cuda.is_available(),
-        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
-        "cpu": True,
-    }
-    if requested not in DEVICES:
-        raise PagebenchError(f"--device {requested!r} is not one of {', '.join(DEVICES)}")
-    if requested == "auto":
-        return next(device for device, ok in available.items() if ok)
-    if not available[requested]:
-        found = ", ".join(device for device, ok in available.items() if ok)
-        raise PagebenchError(f"--device {requested} is not available on this machine (available: {found})")
-    return requested
-
-
-def pick_dtype(requested: str, device: str):
-    """auto: bfloat16 on CUDA, float32 elsewhere (exact, and fast enough on CPU)."""
-    torch = import_torch()
-    if requested not in DTYPES:
-        raise PagebenchError(f"--dtype {requested!r} is not one of {', '.join(DTYPES)}")
-    if requested == "auto":
-        return torch.bfloat16 if device == "cuda" else torch.float32
-    return getattr(torch, requested)
-
-
-def pick_scoring_dtype(requested: str, device: str) -> str:
-    """auto: bfloat16 on CUDA (fast, top-10 nearly identical), float32 elsewhere (exact)."""
-    if requested not in ("auto", "float32", "bfloat16"):
-        raise PagebenchError(f"--scoring-dtype {requested!r} is not one of auto, float32, bfloat16")
-    if requested == "auto":
-        return "bfloat16" if device == "cuda" else "float32"
-    return requested
+from benchmark.core.errors import PagebenchError
 
 
 @dataclass(frozen=True)

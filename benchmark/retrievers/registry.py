@@ -16,7 +16,7 @@ import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from benchmark.errors import PagebenchError, unknown_name
+from benchmark.core.errors import PagebenchError, unknown_name
 from benchmark.retrievers.base import Retriever, RetrieverOptions
 
 ENTRY_POINT_GROUP = "pagebench.retrievers"

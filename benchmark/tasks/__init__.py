@@ -1,10 +1,12 @@
-"""Tasks: validated specs (spec.py), where they are found (catalog.py) and one loader
-per format. `load_task` is the only entry point the runner needs."""
+"""Tasks: validated specs (spec.py), where they are found (catalog.py), one loader per
+format (vidore_qa.py, beir.py, local_folder.py) over the data sources (hub.py,
+images.py, synthetic.py), and the checks and fingerprint every loaded task goes through
+(assemble.py -> data.TaskData). `load_task` is the only entry point the runner needs."""
 
 from __future__ import annotations
 
+from benchmark.tasks.data import TaskData
 from benchmark.tasks.spec import TaskSpec
-from benchmark.types import TaskData
 
 
 def load_task(spec: TaskSpec, *, need_page_text: bool = False) -> TaskData:

@@ -11,9 +11,10 @@ import hashlib
 import json
 from collections import Counter
 
-from benchmark.errors import TaskDataError
+from benchmark.core.errors import TaskDataError
+from benchmark.core.types import Corpus, Qrels, Query
+from benchmark.tasks.data import TaskData
 from benchmark.tasks.spec import TaskSpec
-from benchmark.types import Corpus, Qrels, Query, TaskData
 
 
 def assemble_task(
@@ -27,25 +28,8 @@ def assemble_task(
 ) -> TaskData:
     notes = list(notes or [])
     where = f"task {spec.name!r}"
-    if len(corpus) == 0:
-        raise TaskDataError(f"{where}: the corpus is empty")
-    _require_unique(corpus.ids, f"{where}: duplicate page id")
-    _require_unique([query.id for query in queries], f"{where}: duplicate query id")
-    for query in queries:
-        if not query.text or not query.text.strip():
-            raise TaskDataError(f"{where}: query {query.id!r} has empty text")
-
-    query_ids = {query.id for query in queries}
-    page_ids = set(corpus.qrels_ids)
-    for query_id, judged in qrels.items():
-        if query_id not in query_ids:
-            raise TaskDataError(f"{where}: qrels name query {query_id!r}, which is not among the queries")
-        unknown_pages = sorted(set(judged) - page_ids)
-        if unknown_pages:
-            raise TaskDataError(
-                f"{where}: qrels of query {query_id!r} name page {unknown_pages[0]!r}, which is not in the corpus"
-                + (f" (and {len(unknown_pages) - 1} more)" if len(unknown_pages) > 1 else "")
-            )
+    _check_entries(corpus, queries, where)
+    _check_qrels(qrels, {query.id for query in queries}, set(corpus.qrels_ids), where)
 
     # A query nobody judged cannot be scored; keep it out of the average, visibly.
     unjudged = [query for query in queries if query.id not in qrels]
@@ -75,6 +59,31 @@ def assemble_task(
     )
 
 
+def _check_entries(corpus: Corpus, queries: list[Query], where: str) -> None:
+    """A corpus, unique ids, and text for every query."""
+    if len(corpus) == 0:
+        raise TaskDataError(f"{where}: the corpus is empty")
+    _require_unique(corpus.ids, f"{where}: duplicate page id")
+    _require_unique([query.id for query in queries], f"{where}: duplicate query id")
+    for query in queries:
+        if not query.text or not query.text.strip():
+            raise TaskDataError(f"{where}: query {query.id!r} has empty text")
+
+
+def _check_qrels(qrels: Qrels, query_ids: set[str], page_ids: set[str], where: str) -> None:
+    """Every judgement names a known query and a known page."""
+    for query_id, judged in qrels.items():
+        if query_id not in query_ids:
+            raise TaskDataError(f"{where}: qrels name query {query_id!r}, which is not among the queries")
+        unknown_pages = sorted(set(judged) - page_ids)
+        if unknown_pages:
+            raise TaskDataError(
+                f"{where}: qrels of query {query_id!r} name page {unknown_pages[0]!r}, "
+                "which is not in the corpus"
+                + (f" (and {len(unknown_pages) - 1} more)" if len(unknown_pages) > 1 else "")
+            )
+
+
 def _require_unique(ids, message: str) -> None:
     if len(set(ids)) != len(ids):
         duplicate = next(value for value, count in Counter(ids).items() if count > 1)
@@ -99,7 +108,7 @@ def task_fingerprint(
         "revision": resolved_revision or spec.revision,
         "split": spec.split,
         "query_language": spec.query_language,
-        "corpus": sorted(zip(corpus.ids, corpus.qrels_ids)),
+        "corpus": sorted(zip(corpus.ids, corpus.qrels_ids, strict=True)),
         "queries": sorted((query.id, query.text) for query in queries),
         "qrels": sorted((qid, pid, score) for qid, judged in qrels.items() for pid, score in judged.items()),
     }

@@ -8,13 +8,14 @@ Graded relevance is kept as is.
 
 from __future__ import annotations
 
-from benchmark.errors import TaskDataError
-from benchmark.languages import language_of_label
+from benchmark.core.errors import TaskDataError
+from benchmark.core.languages import language_of_label
+from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
+from benchmark.tasks.data import TaskData
 from benchmark.tasks.hub import id_of, load_split, pick_column, resolved_hub_revision, text_of
 from benchmark.tasks.images import ArrowImages
 from benchmark.tasks.spec import TaskSpec
-from benchmark.types import Corpus, Query, TaskData
 
 CORPUS_ID_COLUMNS = ("corpus-id", "corpus_id", "_id", "id")
 
@@ -83,13 +84,15 @@ def _queries(spec: TaskSpec, rows, where: str) -> tuple[list[Query], set[str]]:
         raise TaskDataError(f"{where}: no 'language' column to select {spec.query_language!r} queries by")
     default_language = spec.languages[0] if len(spec.languages) == 1 else None
     queries, other_language_ids = [], set()
-    for row, (query_id, text, label) in enumerate(zip(rows[id_column], rows[text_column], labels)):
-        query_id = id_of(query_id, f"{where} row {row}")
+    for row, (id_cell, text_cell, label) in enumerate(
+        zip(rows[id_column], rows[text_column], labels, strict=True)
+    ):
+        query_id = id_of(id_cell, f"{where} row {row}")
         language = language_of_label(label) if label is not None else default_language
         if spec.query_language and language != spec.query_language:
             other_language_ids.add(query_id)
             continue
-        text = text_of(text, f"{where} row {row} column {text_column!r}") or ""
+        text = text_of(text_cell, f"{where} row {row} column {text_column!r}") or ""
         queries.append(Query(id=query_id, text=text, language=language))
     return queries, other_language_ids
 
@@ -99,10 +102,10 @@ def _qrels(rows, where: str, skip_queries: set[str]) -> dict[str, dict[str, int]
     page_column = pick_column(rows, CORPUS_ID_COLUMNS, "page id", where)
     score_column = pick_column(rows, ["score"], "score", where)
     qrels: dict[str, dict[str, int]] = {}
-    for row, (query_id, page_id, score) in enumerate(
-        zip(rows[query_column], rows[page_column], rows[score_column])
+    for row, (query_cell, page_id, score) in enumerate(
+        zip(rows[query_column], rows[page_column], rows[score_column], strict=True)
     ):
-        query_id = id_of(query_id, f"{where} row {row}")
+        query_id = id_of(query_cell, f"{where} row {row}")
         if isinstance(score, bool) or not isinstance(score, (int, float)) or score != int(score):
             raise TaskDataError(f"{where} row {row}: score must be an integer, got {score!r}")
         # With a language selected, qrels of the other languages' queries are not ours.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from benchmark.errors import SpecError, UnknownNameError, unknown_name
+from benchmark.core.errors import SpecError, UnknownNameError, unknown_name
 from benchmark.tasks.spec import TaskSpec, load_spec_file, parse_spec
 
 LOCAL_SPEC_NAME = "task.toml"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmark.errors import TaskDataError
-from benchmark.files import cache_root, folder_state_hash
+from benchmark.core.errors import TaskDataError
+from benchmark.core.files import cache_root, folder_state_hash
 from benchmark.tasks.spec import TaskSpec
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.errors import BadPageError
+from benchmark.core.errors import BadPageError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -69,7 +69,7 @@ class ArrowImages:
     def load(self, indices: Sequence[int], ids: Sequence[str]) -> list[Image]:
         rows = self._dataset.select(list(indices))[self._column]
         images = []
-        for index, page_id, cell in zip(indices, ids, rows):
+        for index, page_id, cell in zip(indices, ids, rows, strict=True):
             where = f"row {index} of {self._description}"
             if cell is None:
                 raise BadPageError(page_id, f"page {page_id!r} ({where}): the image is missing")
@@ -102,7 +102,7 @@ class FileImages:
 
     def load(self, indices: Sequence[int], ids: Sequence[str]) -> list[Image]:
         images = []
-        for index, page_id in zip(indices, ids):
+        for index, page_id in zip(indices, ids, strict=True):
             page = self._files[index]
             if page.pdf_page is None:
                 images.append(decode_image(page.path, page_id, str(page)))

@@ -18,12 +18,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmark.errors import TaskDataError
+from benchmark.core.errors import TaskDataError
+from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
+from benchmark.tasks.data import TaskData
 from benchmark.tasks.hub import id_of, text_of
 from benchmark.tasks.images import FileImages, PageFile, pdf_page_count
 from benchmark.tasks.spec import TaskSpec
-from benchmark.types import Corpus, Query, TaskData
 
 
 def load_local_folder(spec: TaskSpec, *, need_page_text: bool) -> TaskData:

@@ -6,16 +6,16 @@ one file under ``tasks/<suite>/``. Every error names the file and the field.
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import SpecError
-from benchmark.languages import LANGUAGES
-from benchmark.metrics import METRIC_NAMES
+from benchmark.core.defaults import MAIN_SCORE, PDF_DPI
+from benchmark.core.errors import SpecError, did_you_mean
+from benchmark.core.languages import LANGUAGES
+from benchmark.core.vocabulary import METRIC_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +23,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 FORMATS = ("vidore-qa", "beir", "local")
-DEFAULT_PDF_DPI = 144
 _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 
@@ -39,12 +38,12 @@ class TaskSpec:
     path: Path | None = None  # ... or a local folder (relative paths are relative to the spec)
     revision: str | None = None
     split: str = "test"
-    main_score: str = "ndcg_at_5"
+    main_score: str = MAIN_SCORE
     page_text_column: str | None = None  # column with OCR text of each page, if the data has one
     text_dataset: str | None = None  # vidore-qa: the "_tesseract" twin holding page text
     text_dataset_revision: str | None = None
     query_language: str | None = None  # keep only queries in this language (name@lang)
-    pdf_dpi: int = DEFAULT_PDF_DPI  # local folders: resolution PDF pages are rendered at
+    pdf_dpi: int = PDF_DPI  # local folders: resolution PDF pages are rendered at
     n_queries: int | None = None  # as published, for `pagebench tasks`; the loader counts
     n_pages: int | None = None
     notes: str | None = None
@@ -105,18 +104,31 @@ _REQUIRED = ("name", "suite", "description", "format", "languages")
 def parse_spec(raw: dict[str, Any], source_file: Path | None, *, base_dir: Path | None = None) -> TaskSpec:
     """Validate a spec mapping; `source_file` is only used to name the culprit."""
     where = str(source_file) if source_file else "task spec"
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: expected a table of fields")
 
     def fail(field_name: str, problem: str) -> SpecError:
         return SpecError(f"{where}: field '{field_name}': {problem}")
 
-    if not isinstance(raw, dict):
-        raise SpecError(f"{where}: expected a table of fields")
+    _check_fields(raw, fail)
+    _check_values(raw, fail)
+    _check_data_source(raw, fail)
+    path = None
+    if "path" in raw:
+        path = Path(raw["path"])
+        if not path.is_absolute():
+            base = base_dir if base_dir is not None else (source_file.parent if source_file else Path.cwd())
+            path = (base / path).resolve()
+    values = {k: v for k, v in raw.items() if k not in ("languages", "path")}
+    return TaskSpec(**values, languages=tuple(raw["languages"]), path=path, source_file=source_file)
+
+
+def _check_fields(raw: dict[str, Any], fail) -> None:
+    """Known field names, required ones present, each of its type and not blank."""
     unknown = sorted(set(raw) - set(_FIELD_TYPES))
     if unknown:
-        key = unknown[0]
-        close = difflib.get_close_matches(key, list(_FIELD_TYPES), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise fail(key, f"unknown field{hint}")
+        hint = did_you_mean(unknown[0], _FIELD_TYPES, limit=1)
+        raise fail(unknown[0], f"unknown field{f' ({hint})' if hint else ''}")
     for key in _REQUIRED:
         if key not in raw:
             raise fail(key, "missing (required)")
@@ -128,6 +140,9 @@ def parse_spec(raw: dict[str, Any], source_file: Path | None, *, base_dir: Path 
         if isinstance(value, str) and not value.strip():
             raise fail(key, "must not be empty")
 
+
+def _check_values(raw: dict[str, Any], fail) -> None:
+    """Name, format, languages, main score and counts hold values pagebench knows."""
     name = raw["name"]
     if not _NAME_PATTERN.match(name):
         raise fail("name", f"{name!r} must be lowercase letters, digits, '.', '_' or '-'")
@@ -139,15 +154,22 @@ def parse_spec(raw: dict[str, Any], source_file: Path | None, *, base_dir: Path 
     for code in languages:
         if code not in LANGUAGES:
             raise fail("languages", f"{code!r} is not a known language code ({', '.join(LANGUAGES)})")
-    main_score = raw.get("main_score", "ndcg_at_5")
+    query_language = raw.get("query_language")
+    if query_language is not None and query_language not in languages:
+        raise fail("query_language", f"{query_language!r} is not among languages {languages}")
+    main_score = raw.get("main_score", MAIN_SCORE)
     if main_score not in METRIC_NAMES:
-        close = difflib.get_close_matches(main_score, METRIC_NAMES, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise fail("main_score", f"{main_score!r} is not a metric pagebench computes{hint}")
+        hint = did_you_mean(main_score, METRIC_NAMES, limit=1)
+        raise fail(
+            "main_score", f"{main_score!r} is not a metric pagebench computes{f' ({hint})' if hint else ''}"
+        )
     for key in ("pdf_dpi", "n_queries", "n_pages"):
         if key in raw and raw[key] <= 0:
             raise fail(key, "must be positive")
 
+
+def _check_data_source(raw: dict[str, Any], fail) -> None:
+    """Exactly one of a pinned hub dataset or a local folder, and the fields that go with it."""
     has_dataset, has_path = "dataset" in raw, "path" in raw
     if has_dataset == has_path:
         raise fail("dataset", "give exactly one of 'dataset' (hub id) or 'path' (local folder)")
@@ -159,19 +181,6 @@ def parse_spec(raw: dict[str, Any], source_file: Path | None, *, base_dir: Path 
         raise fail("text_dataset", "only vidore-qa tasks take a separate text dataset")
     if "text_dataset" in raw and "page_text_column" not in raw:
         raise fail("page_text_column", "required with 'text_dataset' (which column holds the text)")
-    query_language = raw.get("query_language")
-    if query_language is not None and query_language not in languages:
-        raise fail("query_language", f"{query_language!r} is not among languages {languages}")
-
-    path = None
-    if has_path:
-        path = Path(raw["path"])
-        if not path.is_absolute():
-            base = base_dir if base_dir is not None else (source_file.parent if source_file else Path.cwd())
-            path = (base / path).resolve()
-
-    values = {k: v for k, v in raw.items() if k not in ("languages", "path")}
-    return TaskSpec(**values, languages=tuple(languages), path=path, source_file=source_file)
 
 
 def load_spec_file(path: Path, *, defaults: dict[str, Any] | None = None) -> TaskSpec:

@@ -3,8 +3,9 @@
 One row per (query, page). The official evaluation (vidore-benchmark, QA format):
 - de-duplicates queries, keeping the first occurrence, and drops `None` queries;
 - keeps every row as a candidate passage (pages are *not* de-duplicated), keyed by
-  `image_filename`; a page's score is the max over the rows showing it (done by the
-  runner through `Corpus.qrels_ids`);
+  `image_filename`; a page's score is the max over the rows showing it (this loader
+  records which page each row shows in `Corpus.qrels_ids`; `benchmark.evaluation.pages`
+  merges the rows' scores);
 - gives each query exactly one relevant page: its own row's `image_filename`.
 Keeping every row matters for corpus-statistics retrievers such as BM25 (IDF and
 average length count the repeated pages), so the numbers match the official tool.
@@ -12,12 +13,13 @@ average length count the repeated pages), so the numbers match the official tool
 
 from __future__ import annotations
 
-from benchmark.errors import TaskDataError
+from benchmark.core.errors import TaskDataError
+from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
+from benchmark.tasks.data import TaskData
 from benchmark.tasks.hub import load_split, pick_column, resolved_hub_revision, text_of
 from benchmark.tasks.images import ArrowImages
 from benchmark.tasks.spec import TaskSpec
-from benchmark.types import Corpus, Query, TaskData
 
 
 def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
@@ -58,7 +60,8 @@ def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
         notes.append(f"{dropped_none} rows without a query (None) dropped, as the official evaluation does")
     if dropped_duplicate:
         notes.append(
-            f"{dropped_duplicate} repeated queries dropped (first occurrence kept), as the official evaluation does"
+            f"{dropped_duplicate} repeated queries dropped (first occurrence kept), "
+            "as the official evaluation does"
         )
 
     texts, text_source = (None, None)
@@ -88,8 +91,8 @@ def _page_texts(spec: TaskSpec, filenames: list[str], rows) -> tuple[tuple[str |
     column = pick_column(rows, [spec.page_text_column], "page text", where)
     pick_column(rows, ["image_filename"], "image_filename", where)
     by_filename: dict[str, str] = {}
-    for row, (filename, text) in enumerate(zip(rows["image_filename"], rows[column])):
-        text = text_of(text, f"{where} row {row} column {column!r}")
+    for row, (filename, cell) in enumerate(zip(rows["image_filename"], rows[column], strict=True)):
+        text = text_of(cell, f"{where} row {row} column {column!r}")
         if text is not None:
             by_filename.setdefault(filename, text)
     missing = sorted({name for name in filenames if name not in by_filename})

@@ -1,0 +1,76 @@
+"""`pagebench`: the command line. Argument parsing, calls into the library, printing.
+
+Nothing here computes: commands parse their arguments, call `benchmark.run`,
+`benchmark.report` and friends, and print what they return. Library code logs
+through `logging`; `configure_logging` shows it on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import benchmark
+from benchmark.cli.cache import add_cache_command
+from benchmark.cli.logs import configure_logging
+from benchmark.cli.reports import add_report_commands
+from benchmark.cli.run import add_run_commands
+from benchmark.core.errors import PagebenchError
+
+EPILOG = """examples:
+  pagebench tasks
+  pagebench run --task debian-faq-en --retriever bm25-ocr
+  pagebench run --suite vidore-v1 --retriever bm25-ocr
+  pagebench run --task ./my-docs --retriever bm25-ocr
+  pagebench profile --retriever bm25-ocr --task debian-faq-en
+  pagebench leaderboard
+  pagebench compare results/bm25-ocr results/dense-ocr
+  pagebench check --baseline results/bm25-ocr --current runs/bm25-ocr
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "command"):
+        parser.print_help()
+        return 2
+    configure_logging(debug=getattr(args, "debug", False))
+    try:
+        return args.command(args)
+    except PagebenchError as error:
+        print(f"pagebench: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pagebench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: a short message unless --debug
+        if getattr(args, "debug", False):
+            raise
+        print(
+            f"pagebench: internal error: {type(error).__name__}: {error} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a sub-command's default must not undo `pagebench --debug run ...`.
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors"
+    )
+    parser = argparse.ArgumentParser(
+        prog="pagebench",
+        description="Evaluate visual document retrievers on ViDoRe-style page retrieval tasks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"pagebench {benchmark.__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_run_commands(commands, common, EPILOG)
+    add_report_commands(commands, common)
+    add_cache_command(commands, common)
+    return parser

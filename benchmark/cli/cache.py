@@ -1,0 +1,62 @@
+"""`pagebench cache info | clear`: what the cache holds, and emptying it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmark.core.files import cache_root
+
+
+def add_cache_command(commands, common: argparse.ArgumentParser) -> None:
+    cache = commands.add_parser(
+        "cache",
+        parents=[common],
+        help="show or clear the cache of page embeddings and OCR text",
+        description=(
+            "Page embeddings are cached per retriever configuration (class, checkpoint, revision, "
+            "dtype, device type, pooling) and page content; OCR text per page image and Tesseract "
+            "version. `info` lists what is there, `clear` deletes it."
+        ),
+    )
+    cache.add_argument("action", choices=("info", "clear"))
+    cache.add_argument(
+        "--cache-dir", type=Path, default=cache_root(), help="default: %(default)s ($PAGEBENCH_CACHE_DIR)"
+    )
+    which = cache.add_mutually_exclusive_group()
+    which.add_argument("--embeddings-only", action="store_true", help="clear only page embeddings")
+    which.add_argument("--ocr-only", action="store_true", help="clear only OCR text")
+    cache.set_defaults(command=cmd_cache)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from benchmark.feed.embedding_cache import cache_contents, clear_cache
+    from benchmark.report.efficiency import size_text
+    from benchmark.report.table import render_table
+
+    if args.action == "clear":
+        removed = clear_cache(args.cache_dir, embeddings=not args.ocr_only, ocr=not args.embeddings_only)
+        print("\n".join(f"removed {path}" for path in removed) or f"{args.cache_dir}: nothing to clear")
+        return 0
+    configurations, ocr = cache_contents(args.cache_dir)
+    print(f"cache: {args.cache_dir}")
+    rows = [
+        [
+            entry.key.get("retriever", "?").rsplit(".", 1)[-1],
+            entry.key.get("checkpoint"),
+            entry.key.get("dtype"),
+            entry.key.get("pool_factor"),
+            entry.pages,
+            entry.chunks,
+            size_text(entry.bytes),
+            entry.folder.name,
+        ]
+        for entry in configurations
+    ]
+    if rows:
+        headers = ["retriever", "checkpoint", "dtype", "pool", "pages", "chunks", "size", "folder"]
+        print(render_table(headers, rows))
+    else:
+        print("no page embeddings")
+    print(f"OCR text: {ocr['pages']} page(s), {size_text(ocr['bytes'])}")
+    return 0

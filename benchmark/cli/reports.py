@@ -1,0 +1,204 @@
+"""The report commands of `pagebench`: leaderboard, compare, check (thin: parse, call, print)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from benchmark.core import defaults
+from benchmark.core.errors import PagebenchError, unknown_name
+from benchmark.core.vocabulary import DEFAULT_METRIC, METRIC_NAMES
+
+
+def add_report_commands(commands, common: argparse.ArgumentParser) -> None:
+    _add_leaderboard(commands, common)
+    _add_compare(commands, common)
+    _add_check(commands, common)
+
+
+def _add_leaderboard(commands, common) -> None:
+    leaderboard = commands.add_parser(
+        "leaderboard",
+        parents=[common],
+        help="write leaderboard.md (and its plots) from results files",
+        description=(
+            "Read every results file under the given folders (default: results/) and write a markdown "
+            "leaderboard: per suite, one row per run, the metric ×100 per task, the suite average (only "
+            "for runs covering every task), query latency, indexing speed, index size per page and "
+            "device; plus PNG plots (per-task bars, quality against latency and against bytes per page "
+            "with the Pareto front). Published results from the official ViDoRe results JSON or MTEB "
+            "result files can be imported to rank against. Unchanged inputs give an identical file."
+        ),
+        epilog="examples:\n  pagebench leaderboard\n"
+        "  pagebench leaderboard results/ my-runs/ --import colpali_metrics.json --import mteb-results/\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    leaderboard.add_argument(
+        "results", nargs="*", type=Path, default=[Path("results")], help="results folders or files"
+    )
+    leaderboard.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="published results: a ViDoRe results JSON, an MTEB <Task>.json or an MTEB results folder; "
+        "repeatable",
+    )
+    leaderboard.add_argument(
+        "--output", type=Path, default=Path(defaults.LEADERBOARD_FILE), help="default: %(default)s"
+    )
+    leaderboard.add_argument(
+        "--plots-dir", type=Path, help="where the PNGs go (default: a folder named like --output, beside it)"
+    )
+    leaderboard.add_argument("--no-plots", action="store_true", help="write the markdown only")
+    leaderboard.add_argument("--metric", default=DEFAULT_METRIC, help="default: %(default)s")
+    leaderboard.set_defaults(command=cmd_leaderboard)
+
+
+def _add_compare(commands, common) -> None:
+    compare = commands.add_parser(
+        "compare",
+        parents=[common],
+        help="is run B better than run A? per task, with significance",
+        description=(
+            "Compare two runs (run folders or results files) task by task and overall (tasks weigh the "
+            "same): mean metric of each, the difference B - A with a 95%% paired-bootstrap confidence "
+            "interval, a paired randomisation-test p-value on per-query values, and how many queries B "
+            "wins, ties and loses. Only tasks evaluated on the same data (fingerprint) are compared."
+        ),
+        epilog="example:\n  pagebench compare results/bm25-ocr results/dense-ocr",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("run_a", type=Path, metavar="RUN_A")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B")
+    _add_statistics_options(compare)
+    compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    compare.set_defaults(command=cmd_compare)
+
+
+def _add_check(commands, common) -> None:
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="CI gate: fail if a task's metric fell against a baseline run",
+        description=(
+            "Compare the current run with a baseline run, task by task. Exit 0 when no task's metric fell "
+            "by more than the tolerance; 1 on a regression (each one named with baseline, current "
+            "and delta); 2 when a baseline task is missing from the current run or was "
+            "evaluated on different data. With --significant a fall also needs p < alpha in the paired "
+            "randomisation test."
+        ),
+        epilog="example:\n  pagebench run --suite debian-faq --retriever bm25-ocr --output-dir runs\n"
+        "  pagebench check --baseline results/bm25-ocr --current runs/bm25-ocr",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("--baseline", type=Path, required=True, help="baseline run folder or results file")
+    check.add_argument("--current", type=Path, required=True, help="current run folder or results file")
+    check.add_argument(
+        "--tolerance",
+        type=float,
+        default=defaults.CHECK_TOLERANCE,
+        help="largest fall allowed (default: %(default)s)",
+    )
+    check.add_argument(
+        "--significant", action="store_true", help="a fall must also be significant (p < --alpha)"
+    )
+    check.add_argument(
+        "--alpha",
+        type=float,
+        default=defaults.SIGNIFICANCE_ALPHA,
+        help="with --significant (default: %(default)s)",
+    )
+    _add_statistics_options(check)
+    check.set_defaults(command=cmd_check)
+
+
+def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metric", default=DEFAULT_METRIC, help="per-query metric (default: %(default)s)")
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=defaults.RESAMPLES,
+        help="bootstrap / randomisation draws (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=defaults.STATISTICS_SEED, help="random seed (default: %(default)s)"
+    )
+
+
+def _checked_metric(name: str) -> str:
+    if name not in METRIC_NAMES:
+        raise unknown_name("metric", name, METRIC_NAMES, "pagebench run --help")
+    return name
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from benchmark.report.collect import read_results
+    from benchmark.report.leaderboard import entries_from, render_markdown, suite_tables, write_leaderboard
+    from benchmark.report.published import read_published
+    from benchmark.tasks.catalog import all_specs
+
+    metric = _checked_metric(args.metric)
+    specs = all_specs()
+    published = [run for path in args.imports for run in read_published(path, specs, metric)]
+    for run in published:
+        if run.unmatched:
+            print(f"{run.label}: no task of ours for {', '.join(run.unmatched)} (left out)")
+    tables = suite_tables(entries_from(read_results(args.results), published, metric), specs)
+    if not tables:
+        raise PagebenchError(f"no results found in {', '.join(str(p) for p in args.results)}")
+    plots = {}
+    if not args.no_plots:
+        from benchmark.report.plots import write_suite_plots
+
+        folder = args.plots_dir or args.output.with_suffix("")
+        for table in tables:
+            plots[table.suite] = [
+                (caption, Path(os.path.relpath(path, args.output.parent or ".")).as_posix())
+                for caption, path in write_suite_plots(table, folder, metric)
+            ]
+    sources = [p.as_posix() for p in args.results] + [p.as_posix() for p in args.imports]
+    changed = write_leaderboard(render_markdown(tables, metric, sources, plots), args.output)
+    runs = sum(len(table.grid) for table in tables)
+    state = "written" if changed else "unchanged"
+    print(f"{args.output}: {state} ({len(tables)} suite(s), {runs} row(s))")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from benchmark.report.collect import read_run
+    from benchmark.report.compare import compare_runs, comparison_table
+
+    report = compare_runs(
+        read_run(args.run_a),
+        read_run(args.run_b),
+        metric=_checked_metric(args.metric),
+        labels=(str(args.run_a), str(args.run_b)),
+        resamples=args.resamples,
+        seed=args.seed,
+    )
+    print(json.dumps(report.as_dict(), indent=1) if args.json else comparison_table(report))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from benchmark.report.check import check_regressions, describe_check
+    from benchmark.report.collect import read_run
+
+    if args.tolerance < 0:
+        raise PagebenchError("--tolerance must be 0 or more")
+    outcome = check_regressions(
+        read_run(args.baseline),
+        read_run(args.current),
+        metric=_checked_metric(args.metric),
+        tolerance=args.tolerance,
+        alpha=args.alpha if args.significant else None,
+        resamples=args.resamples,
+        seed=args.seed,
+    )
+    print(describe_check(outcome))
+    return outcome.exit_code

@@ -1,0 +1,39 @@
+"""The metric vocabulary: every quality metric pagebench computes and every efficiency
+measure the leaderboard ranks, with how tables label it and which way is better
+(HELM-style: reports read the direction from here instead of guessing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CUTOFFS = (1, 3, 5, 10, 20, 50, 100)
+METRIC_FAMILIES = ("ndcg", "map", "recall", "precision", "mrr")
+METRIC_NAMES = [f"{family}_at_{k}" for family in METRIC_FAMILIES for k in CUTOFFS]
+DEFAULT_METRIC = "ndcg_at_5"  # the main score of every ViDoRe task
+HEADLINE_METRICS = ("ndcg_at_5", "ndcg_at_10", "recall_at_5", "mrr_at_10")
+
+_FAMILY_LABELS = {"ndcg": "nDCG", "map": "MAP", "recall": "recall", "precision": "P", "mrr": "MRR"}
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str  # as stored in results files
+    label: str  # as tables and plots show it
+    higher_is_better: bool
+
+
+def metric_label(name: str) -> str:
+    """`ndcg_at_5` -> `nDCG@5`; names outside the vocabulary are returned as they are."""
+    family, _, cutoff = name.rpartition("_at_")
+    return f"{_FAMILY_LABELS[family]}@{cutoff}" if family in _FAMILY_LABELS and cutoff.isdigit() else name
+
+
+QUALITY_MEASURES = {name: Measure(name, metric_label(name), higher_is_better=True) for name in METRIC_NAMES}
+
+# What the leaderboard derives from each run's efficiency blocks.
+EFFICIENCY_MEASURES = (
+    Measure("query_ms_p50", "query ms p50", higher_is_better=False),
+    Measure("pages_per_s", "pages/s", higher_is_better=True),
+    Measure("bytes_per_page", "bytes/page", higher_is_better=False),
+)

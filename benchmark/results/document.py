@@ -1,0 +1,76 @@
+"""Building a results file from what a run produced: the task, the retriever's
+description, the metrics and the measured costs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from benchmark.results.environment import environment
+from benchmark.results.schema import (
+    SCHEMA_VERSION,
+    Efficiency,
+    MainScore,
+    ResultsFile,
+    RetrieverSection,
+    SkippedPageRecord,
+    TaskSection,
+    Timestamps,
+)
+from benchmark.tasks.data import TaskData
+
+
+def task_section(task: TaskData) -> TaskSection:
+    spec = task.spec
+    return TaskSection(
+        name=spec.name,
+        suite=spec.suite,
+        format=spec.format,
+        dataset=spec.dataset,
+        source=spec.source_label,
+        revision=spec.revision,
+        resolved_revision=task.resolved_revision,
+        split=spec.split,
+        languages=list(spec.languages),
+        query_language=spec.query_language,
+        main_score=spec.main_score,
+        fingerprint=task.fingerprint,
+        n_queries=len(task.queries),
+        n_pages=task.corpus.n_pages,
+        n_corpus_entries=len(task.corpus),
+        notes=list(task.notes),
+    )
+
+
+def results_document(
+    task: TaskData,
+    *,
+    run_name: str,
+    retriever_name: str,
+    described: dict,
+    page_text: dict | None,
+    skipped: Iterable[tuple[str, str]],
+    metrics: dict[str, float],
+    per_query: dict[str, dict[str, float]],
+    efficiency: Efficiency,
+    started_at: datetime,
+    finished_at: datetime,
+) -> ResultsFile:
+    """`described`: the retriever's `describe()`; `skipped`: (page id, reason) of pages left out."""
+    main_score = task.spec.main_score
+    return ResultsFile(
+        schema_version=SCHEMA_VERSION,
+        run_name=run_name,
+        task=task_section(task),
+        # as before the typed model: what describe() says, between the name and page_text
+        retriever=RetrieverSection.model_validate(
+            {"name": retriever_name, **described, "page_text": page_text}
+        ),
+        main_score=MainScore(name=main_score, value=metrics[main_score]),
+        skipped_pages=[SkippedPageRecord(id=page_id, reason=reason) for page_id, reason in skipped],
+        metrics=metrics,
+        per_query=per_query,
+        efficiency=efficiency,
+        environment=environment(device=described.get("device", "cpu")),
+        timestamps=Timestamps(started=started_at.isoformat(), finished=finished_at.isoformat()),
+    )

@@ -1,0 +1,28 @@
+"""Reading older results files: each function lifts one version to the next, so a file
+of any version this pagebench knows is read in the current schema (tested against the
+committed results and a version-1 fixture)."""
+
+from __future__ import annotations
+
+from benchmark.results.schema import SCHEMA_VERSION
+
+OLDEST_READABLE = 1
+
+
+def to_current(document: dict) -> dict:
+    """`document` (a parsed results file of version 1..current) in the current schema."""
+    if document.get("schema_version") == 1:
+        document = _from_version_1(document)
+    return document
+
+
+def _from_version_1(document: dict) -> dict:
+    """Version 1 had only wall times, under `timing`: keep them under their new names."""
+    timing = document.pop("timing", {})
+    document["efficiency"] = {
+        "task_load_s": timing.get("load_s"),
+        "index_s": timing.get("index_s"),
+        "search_total_s": timing.get("search_s"),
+    }
+    document["schema_version"] = SCHEMA_VERSION
+    return document

@@ -1,0 +1,155 @@
+"""The results file, defined once: what `pagebench run` writes and what every report reads.
+
+    <output-dir>/<run-name>/<task>.json   this model
+    <output-dir>/<run-name>/<task>.trec   the ranked run (see writer.py)
+
+The writer builds a `ResultsFile` and dumps it; the reader validates a file against it,
+so a missing or mistyped field is one error naming the file and the field, never a
+`KeyError` deep in a report. Fields are written in the order declared here. Sections
+whose content depends on the retriever or the machine (`retriever`, `efficiency`,
+`environment`) write only the fields that were set, so a plugin's `describe()` and
+`pagebench profile`'s partial blocks round-trip unchanged.
+
+`SCHEMA_VERSION` is bumped on any rename or change of meaning; `migrations.py` reads
+older versions into this one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = 2  # 2: `timing` became the larger `efficiency` block
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskSection(_Section):
+    name: str
+    suite: str
+    format: str
+    dataset: str | None
+    source: str | None
+    revision: str | None
+    resolved_revision: str | None
+    split: str
+    languages: list[str]
+    query_language: str | None
+    main_score: str
+    fingerprint: str  # results compare only when this matches
+    n_queries: int
+    n_pages: int
+    n_corpus_entries: int
+    notes: list[str]
+
+
+class PageTextSection(_Section):
+    source: str | None
+    ocr_pages_recognised: int
+    ocr_pages_from_cache: int
+
+
+class RetrieverSection(_Section):
+    """`name`, then what the retriever's `describe()` returned (plugins may add fields)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    checkpoint: str | None = None
+    revision: str | None = None
+    resolved_revision: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    model_parameters: int | None = None
+    parameters: dict[str, Any] = {}
+    page_text: PageTextSection | None = None  # text retrievers: where page text came from
+
+
+class MainScore(_Section):
+    name: str
+    value: float
+
+
+class SkippedPageRecord(_Section):
+    id: str
+    reason: str
+
+
+class Efficiency(_Section):
+    """What a run cost (see the README's efficiency section). Every field is optional:
+    `pagebench profile` measures a subset, and version-1 files had three."""
+
+    device: str | None = None
+    dtype: str | None = None
+    threads: int | None = None
+    page_batch_size: int | None = None
+    query_batch_size: int | None = None
+    model_parameters: int | None = None
+    model_load_s: float | None = None
+    task_load_s: float | None = None
+    search_total_s: float | None = None
+    pages_encoded: int | None = None
+    pages_from_cache: int | None = None
+    world_size: int | None = None
+    index_pages_per_s_per_rank: list[float | None] | None = None
+    index_s: float | None = None
+    index_pages_per_s: float | None = None
+    index_ms_per_page: float | None = None
+    index_warm_up_batch_excluded: bool | None = None
+    latency_sample_queries: int | None = None
+    query_ms_p50: float | None = None
+    query_ms_p95: float | None = None
+    query_encode_ms_p50: float | None = None
+    query_encode_ms_p95: float | None = None
+    query_encode_ms_p99: float | None = None
+    search_ms_p50: float | None = None
+    search_ms_p95: float | None = None
+    search_ms_per_1000_pages: float | None = None
+    peak_rss_mb: float | None = None
+    peak_accelerator_mb: float | None = None
+    index_bytes_total: int | None = None
+    index_bytes_per_page: float | None = None
+
+
+class GitState(_Section):
+    sha: str
+    dirty: bool
+
+
+class Environment(_Section):
+    pagebench: str | None = None
+    python: str | None = None
+    platform: str | None = None
+    cpu_count: int | None = None
+    device: str | None = None
+    device_name: str | None = None
+    packages: dict[str, str] = {}
+    git: GitState | None = None
+
+
+class Timestamps(_Section):
+    started: str  # ISO 8601, UTC
+    finished: str
+
+
+class ResultsFile(_Section):
+    schema_version: int
+    run_name: str
+    task: TaskSection
+    retriever: RetrieverSection
+    main_score: MainScore
+    skipped_pages: list[SkippedPageRecord] = []  # --on-bad-page skip
+    metrics: dict[str, float]  # mean over every query of the task
+    per_query: dict[str, dict[str, float]]
+    efficiency: Efficiency
+    environment: Environment = Environment()
+    timestamps: Timestamps | None = None
+
+    def to_json(self) -> str:
+        """The file's text: the fields that were set, in declaration order, one space indent."""
+        import json
+
+        return json.dumps(self.model_dump(exclude_unset=True), indent=1, ensure_ascii=False) + "\n"

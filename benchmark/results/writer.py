@@ -1,0 +1,75 @@
+"""Writing one (run, task): the results file and the TREC run beside it, atomically.
+
+<output-dir>/<run-name>/<task>.json   `schema.ResultsFile`
+<output-dir>/<run-name>/<task>.trec   top pages per query: qid Q0 docid rank score run-name
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.core.errors import PagebenchError
+from benchmark.core.files import write_text_atomic
+from benchmark.core.types import RankedRun
+from benchmark.results.schema import ResultsFile
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What evaluating one task gives: the results file's content and the ranked run."""
+
+    document: ResultsFile
+    ranked: RankedRun
+
+    @property
+    def main_score(self) -> float:
+        return self.document.main_score.value
+
+
+def default_run_name(retriever_name: str, checkpoint: str | None) -> str:
+    """`bm25-ocr`, or `colpali--vidore-colpali-v1.3-hf` when a checkpoint is named."""
+    if not checkpoint:
+        return retriever_name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", checkpoint.strip("/")).strip("-.")
+    return f"{retriever_name}--{slug[-80:]}"
+
+
+def check_run_name(name: str) -> str:
+    if not _SAFE_NAME.match(name) or ".." in name:
+        raise PagebenchError(
+            f"run name {name!r} must be letters, digits and . _ - + @ (it becomes a folder name)"
+        )
+    return name
+
+
+def trec_lines(ranked: RankedRun, run_name: str) -> str:
+    lines = []
+    for query_id, pages in ranked.items():
+        for rank, (page_id, score) in enumerate(pages, start=1):
+            lines.append(f"{query_id} Q0 {page_id} {rank} {score:.6f} {run_name}")
+    return "\n".join(lines) + "\n"
+
+
+def write_result(result: TaskResult, output_dir: Path) -> Path:
+    """Write the TREC and JSON files atomically, under the document's run name; returns the JSON path."""
+    document = result.document
+    folder = output_dir / check_run_name(document.run_name)
+    _check_trec_ids(result.ranked)
+    write_text_atomic(folder / f"{document.task.name}.trec", trec_lines(result.ranked, document.run_name))
+    json_path = folder / f"{document.task.name}.json"
+    write_text_atomic(json_path, document.to_json())
+    return json_path
+
+
+def _check_trec_ids(ranked: RankedRun) -> None:
+    """TREC run files are whitespace-separated: an id with a space would corrupt them."""
+    for query_id, pages in ranked.items():
+        for identifier in (query_id, *(page_id for page_id, _ in pages)):
+            if not identifier or any(character.isspace() for character in identifier):
+                raise PagebenchError(
+                    f"id {identifier!r} contains whitespace and cannot be written to a TREC run"
+                )

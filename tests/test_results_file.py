@@ -1,0 +1,68 @@
+"""The results file has one typed definition: the writer dumps it, every reader validates
+against it, and a bad file is one line naming the file and the field (exit 2)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmark.core.errors import ResultsFileError
+from benchmark.results.reader import read_result
+from benchmark.results.schema import SCHEMA_VERSION, ResultsFile
+from tests.result_files import REPO, TEMPLATE
+
+COMMITTED = sorted((REPO / "results").glob("*/*.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_committed_results_round_trip_byte_for_byte(path):
+    """Reading a file and writing it back gives the same bytes: the model holds every field,
+    in the order the writer has always written them."""
+    assert read_result(path).to_json() == path.read_text(encoding="utf-8")
+
+
+def damaged(tmp_path: Path, change) -> Path:
+    document = json.loads(TEMPLATE.read_text(encoding="utf-8"))
+    change(document)
+    path = tmp_path / "run" / "debian-faq-en.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.pop("efficiency"), "field 'efficiency': Field required"),
+        (
+            lambda d: d["metrics"].update(ndcg_at_5="high"),
+            "field 'metrics.ndcg_at_5': Input should be a valid number",
+        ),
+        (lambda d: d["task"].pop("fingerprint"), "field 'task.fingerprint': Field required"),
+        (
+            lambda d: d["efficiency"].update(index_s=[1]),
+            "field 'efficiency.index_s': Input should be a valid number",
+        ),
+        (
+            lambda d: d.update(schema_version=7),
+            f"schema_version 7 is not one this pagebench reads (1 to {SCHEMA_VERSION})",
+        ),
+        (lambda d: d["per_query"].update(q1=3), "field 'per_query.q1': Input should be a valid dictionary"),
+    ],
+)
+def test_a_bad_results_file_is_one_line_naming_file_and_field(tmp_path, cli, change, message):
+    path = damaged(tmp_path, change)
+    with pytest.raises(ResultsFileError) as raised:
+        read_result(path)
+    assert str(raised.value).startswith(f"{path}: ") and message in str(raised.value)
+    # as the reports see it: exit 2, one line, no traceback
+    code, _, err = cli(
+        "check", "--baseline", REPO / "results" / "bm25-ocr" / "debian-faq-en.json", "--current", path
+    )
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_schema_describes_itself():
+    """A typed-schema tool can describe the file (e.g. for other languages' readers)."""
+    schema = ResultsFile.model_json_schema()
+    assert {"task", "retriever", "metrics", "per_query", "efficiency"} <= set(schema["required"])
