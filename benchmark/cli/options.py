@@ -24,7 +24,8 @@ def add_retriever_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--device",
         default=defaults.DEVICES[0],
-        help=f"{', '.join(defaults.DEVICES)}; auto is cuda, then mps, then cpu (default: %(default)s)",
+        help=f"{', '.join(defaults.DEVICES)} or cuda:N; auto is cuda, then mps, then cpu "
+        "(default: %(default)s)",
     )
     model.add_argument(
         "--dtype",

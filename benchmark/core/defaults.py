@@ -19,7 +19,7 @@ ON_BAD_PAGE = ("fail", "skip")  # the first is the default
 OUTPUT_DIR = "results"
 
 # --- models ------------------------------------------------------------------------------
-DEVICES = ("auto", "cuda", "mps", "cpu")
+DEVICES = ("auto", "cuda", "mps", "cpu")  # and cuda:N for one GPU of several
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 SCORING_DTYPES = ("float32", "bfloat16")  # what the engine stores page vectors in
 SCORING_DTYPE_CHOICES = ("auto", *SCORING_DTYPES)

@@ -1,15 +1,19 @@
 """Which device and dtype a run uses: one resolution for retrievers, engine and sharded runs.
 
-`--device` takes auto, cpu, mps or cuda. The logic is a pure function of what the machine has
+`--device` takes auto, cpu, mps, cuda or cuda:N (under torchrun each rank is given its
+own `cuda:<local rank>`). The logic is a pure function of what the machine has
 (`Accelerators`), so it is tested without a GPU; `Accelerators.detect()` asks torch.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from benchmark.core.defaults import DEVICES, DTYPES, SCORING_DTYPE_CHOICES
 from benchmark.core.errors import DependencyError, PagebenchError
+
+_CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
 
 
 def import_torch():
@@ -52,9 +56,10 @@ def is_cuda(device: str) -> bool:
 
 
 def resolve_device(requested: str, accelerators: Accelerators | None = None) -> str:
-    """auto: cuda, then mps, then cpu. An explicit device must be available."""
-    if requested not in DEVICES:
-        raise PagebenchError(f"--device {requested!r} is not one of {', '.join(DEVICES)}")
+    """auto: cuda, then mps, then cpu. An explicit device (cuda:N included) must exist."""
+    cuda_index = _CUDA_INDEX.match(requested)
+    if requested not in DEVICES and cuda_index is None:
+        raise PagebenchError(f"--device {requested!r} is not one of {', '.join(DEVICES)} or cuda:N")
     accelerators = accelerators or Accelerators.detect()
     available = accelerators.available()
     if requested == "auto":
@@ -62,6 +67,11 @@ def resolve_device(requested: str, accelerators: Accelerators | None = None) -> 
     if device_type(requested) not in available:
         raise PagebenchError(
             f"--device {requested} is not available on this machine (available: {', '.join(available)})"
+        )
+    if cuda_index is not None and int(cuda_index.group(1)) >= accelerators.cuda_devices:
+        raise PagebenchError(
+            f"--device {requested}: this machine has {accelerators.cuda_devices} CUDA device(s), "
+            f"numbered from 0"
         )
     return requested
 
@@ -71,7 +81,7 @@ def resolve_dtype(requested: str, device: str) -> str:
     if requested not in DTYPES:
         raise PagebenchError(f"--dtype {requested!r} is not one of {', '.join(DTYPES)}")
     if requested == "auto":
-        return "bfloat16" if device == "cuda" else "float32"
+        return "bfloat16" if is_cuda(device) else "float32"
     return requested
 
 
@@ -82,5 +92,5 @@ def resolve_scoring_dtype(requested: str, device: str) -> str:
             f"--scoring-dtype {requested!r} is not one of {', '.join(SCORING_DTYPE_CHOICES)}"
         )
     if requested == "auto":
-        return "bfloat16" if device == "cuda" else "float32"
+        return "bfloat16" if is_cuda(device) else "float32"
     return requested

@@ -37,7 +37,7 @@ class RetrieverOptions:
 
     checkpoint: str | None = None
     revision: str | None = None
-    device: str = "auto"  # or cuda, mps, cpu (see benchmark.core.device)
+    device: str = "auto"  # or cuda, cuda:N, mps, cpu (see benchmark.core.device)
     dtype: str = "auto"
     batch_size: int | None = None  # None: defaults.BATCH_SIZE
     scoring_dtype: str = "auto"  # late-interaction / dot scoring: auto, float32, bfloat16
