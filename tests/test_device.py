@@ -1,5 +1,6 @@
 """One device resolution for retrievers, engine and sharded runs (auto, cpu, mps, cuda,
-cuda:N), tested without a GPU by describing the machine."""
+cuda:N), tested without a GPU by describing the machine; and the instruments that
+depend on the device (synchronised timers, peak memory)."""
 
 import json
 
@@ -99,3 +100,33 @@ def test_a_run_takes_a_numbered_gpu(cli, checkpoints, tmp_path):
     else:
         assert code == 2 and "--device cuda:0 is not available on this machine (available: cpu)" in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_timers_wait_for_apple_gpus(monkeypatch):
+    """MPS work is queued like CUDA work: a timer must synchronise it, or it times nothing."""
+    import torch
+
+    from benchmark.measure.timing import Timer
+
+    calls = []
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("mps"))
+    with Timer("mps"):
+        pass
+    assert calls == ["mps", "mps"]  # at entry and at exit
+    with Timer("cpu"):
+        pass
+    assert calls == ["mps", "mps"]
+
+
+def test_resident_memory_is_measured_with_psutil():
+    """RSS comes from psutil (Linux, macOS, Windows), not from /proc alone."""
+    import numpy as np
+    import psutil
+
+    from benchmark.measure.memory import PeakMemory, resident_bytes
+
+    assert abs(resident_bytes() - psutil.Process().memory_info().rss) < 64 << 20
+    with PeakMemory() as memory:
+        block = np.ones(64 << 20, dtype=np.uint8)  # touch 64 MB
+        del block
+    assert memory.peak_bytes > 0 and memory.extra_bytes >= 32 << 20

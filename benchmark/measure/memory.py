@@ -1,28 +1,26 @@
 """Measuring memory: the process's peak resident set size while a block runs, and the
 accelerator's peak allocation.
 
+RSS comes from psutil, so it is measured on Linux, macOS and Windows alike.
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 import threading
 import time
 
+import psutil
+
 from benchmark.core.device import is_cuda
 
-_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_PROCESS = psutil.Process()
 
 
 def resident_bytes() -> int:
-    """Current resident set size of this process (Linux /proc; 0 where unavailable)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * _PAGE_BYTES
-    except OSError:
-        return 0
+    """Current resident set size of this process."""
+    return _PROCESS.memory_info().rss
 
 
 def release_free_memory() -> None:

@@ -11,11 +11,19 @@ import os
 import sys
 import time
 
+from benchmark.core.device import device_type
+
 
 def synchronize(device: str) -> None:
-    """Wait for queued GPU work, so a timer around it measures the work itself."""
-    if device.startswith("cuda") and "torch" in sys.modules:
-        sys.modules["torch"].cuda.synchronize()
+    """Wait for queued GPU work (CUDA or Apple MPS), so a timer around it measures the work."""
+    torch = sys.modules.get("torch")  # loaded whenever a model runs on an accelerator
+    if torch is None:
+        return
+    kind = device_type(device)
+    if kind == "cuda":
+        torch.cuda.synchronize(device)
+    elif kind == "mps":
+        torch.mps.synchronize()
 
 
 class Timer:
