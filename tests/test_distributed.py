@@ -1,4 +1,6 @@
-"""torchrun with two processes (gloo, CPU) gives exactly the single-process results."""
+"""torchrun with two processes (gloo, CPU) gives exactly the single-process results.
+
+`--device cpu` keeps the ranks on gloo even on a GPU machine, which may have one GPU only."""
 
 import json
 import subprocess
@@ -12,7 +14,7 @@ TASK = "debian-faq-en"
 def torchrun(tmp_path, *args: str) -> dict:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     command += ["-m", "benchmark", "run", "--task", TASK, "--output-dir", str(tmp_path / "ranks")]
-    command += ["--run-name", "r", "--latency-queries", "0", "--no-progress", *args]
+    command += ["--run-name", "r", "--latency-queries", "0", "--no-progress", "--device", "cpu", *args]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads((tmp_path / "ranks" / "r" / f"{TASK}.json").read_text())
@@ -21,7 +23,7 @@ def torchrun(tmp_path, *args: str) -> dict:
 def single(cli, tmp_path, *args: str) -> dict:
     code, _, err = cli(
         "run", "--task", TASK, "--output-dir", tmp_path / "one", "--run-name", "r",
-        "--latency-queries", "0", "--no-progress", *args,
+        "--latency-queries", "0", "--no-progress", "--device", "cpu", *args,
     )  # fmt: skip
     assert code == 0, err
     return json.loads((tmp_path / "one" / "r" / f"{TASK}.json").read_text())

@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from benchmark.core.device import resolve_device, resolve_dtype
 from benchmark.retrievers import registry
 from benchmark.retrievers.base import RetrieverOptions
 from benchmark.run.evaluate import evaluate
@@ -34,10 +35,12 @@ def test_runs_end_to_end_from_the_command_line(case, checkpoints, cli, tmp_path)
     result = json.loads((tmp_path / "tiny" / "debian-faq-en.json").read_text())
     described = result["retriever"]
     assert described["name"] == retriever_name(case)
-    assert described["device"] == "cpu" and described["dtype"] == "float32"
+    # --device and --dtype auto: cuda and bfloat16 on a GPU machine, cpu and float32 elsewhere
+    device = resolve_device("auto")
+    assert described["device"] == device and described["dtype"] == resolve_dtype("auto", device)
     assert described["checkpoint"] == (checkpoints[case] or "sentence-transformers/all-MiniLM-L6-v2")
     assert described["parameters"]["similarity"] == ("maxsim" if case.startswith("col") else "dot")
-    assert result["environment"]["device"] == "cpu" and "torch" in result["environment"]["packages"]
+    assert result["environment"]["device"] == device and "torch" in result["environment"]["packages"]
     assert len(result["per_query"]) == 123 and "debian-faq-en" in out
     if case == "dense-ocr":
         # the real model on a real task (bm25-ocr: 0.867); random tiny models score near 0
@@ -45,10 +48,14 @@ def test_runs_end_to_end_from_the_command_line(case, checkpoints, cli, tmp_path)
 
 
 @pytest.mark.parametrize("case", RETRIEVERS)
-def test_scores_do_not_depend_on_batch_size(case, checkpoints, debian_en):
+def test_scores_do_not_depend_on_batch_size(case, checkpoints, debian_en, monkeypatch):
+    # the README's claim is for float32 end to end: on a GPU, no TF32 convolutions either
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     runs = {}
     for batch_size in (1, 8):
-        options = RetrieverOptions(checkpoint=checkpoints[case], dtype="float32", batch_size=batch_size)
+        options = RetrieverOptions(
+            checkpoint=checkpoints[case], dtype="float32", scoring_dtype="float32", batch_size=batch_size
+        )
         retriever = registry.create(retriever_name(case), options)
         runs[batch_size] = evaluate(
             debian_en, retriever, RunSettings(batch_size=batch_size, show_progress=False)
