@@ -223,12 +223,28 @@ def test_listing_imports_no_heavy_modules():
     assert completed.returncode == 0 and completed.stdout.strip().endswith("[]")
 
 
-def test_committed_results_still_read():
-    """Old results files must keep loading when the schema moves on."""
-    from benchmark.tasks.catalog import spec_root
+def read_trec(path) -> dict[str, list[tuple[str, float]]]:
+    ranked: dict[str, list[tuple[str, float]]] = {}
+    for line in path.read_text().splitlines():
+        query_id, _, page_id, _, score, _ = line.split()
+        ranked.setdefault(query_id, []).append((page_id, float(score)))
+    return ranked
+
+
+def test_committed_results_still_read_and_match_their_run_files():
+    """The committed results load in the current schema, and their metrics are what the
+    .trec beside them scores against the task's qrels today."""
+    from benchmark.tasks import load_task
+    from benchmark.tasks.catalog import resolve_task, spec_root
 
     committed = sorted((spec_root().parent / "results").glob("*/*.json"))
     assert committed, "the repository ships baseline results"
     for path in committed:
         result = read_result(path)
-        assert result.metrics[result.main_score.name] == result.main_score.value
+        task = load_task(resolve_task(result.task.name))
+        assert task.fingerprint == result.task.fingerprint, path
+        metrics, per_query = evaluate_run(task.qrels, read_trec(path.with_suffix(".trec")))
+        assert metrics == pytest.approx(result.metrics, abs=1e-12), path
+        assert set(per_query) == set(result.per_query), path
+        for query_id, values in per_query.items():
+            assert values == pytest.approx(result.per_query[query_id], abs=1e-12), (path, query_id)

@@ -128,9 +128,11 @@ def test_profile_on_synthetic_corpora_fits_growth(cli, tmp_path, checkpoints):
     assert "growth per 1000 pages" in out and "projected at 100,000 pages" in out
 
 
-def test_profile_rejects_bad_sizes(cli):
-    with pytest.raises(SystemExit):
+def test_profile_rejects_bad_sizes(cli, capsys):
+    with pytest.raises(SystemExit) as exited:
         cli("profile", "--retriever", "bm25-ocr", "--pages", "10,-5")
+    assert exited.value.code == 2  # argparse's usage error, not a crash and not success
+    assert "argument --pages: expected a positive integer, got -5" in capsys.readouterr().err
 
 
 def test_version_1_results_still_read():

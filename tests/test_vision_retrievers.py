@@ -116,10 +116,15 @@ def test_token_pooling_is_applied_and_recorded(checkpoints, cli, tmp_path):
         "--checkpoint",
         checkpoints["colpali"],
     ]
-    code, _, err = cli(*args, "--pool-factor", "3", "--output-dir", tmp_path, "--run-name", "pooled")
-    assert code == 0, err
-    result = json.loads((tmp_path / "pooled" / "debian-faq-en.json").read_text())
-    assert result["retriever"]["parameters"]["pool_factor"] == 3
+    args += ["--output-dir", tmp_path, "--latency-queries", "0"]
+    results = {}
+    for factor in (1, 3):
+        code, _, err = cli(*args, "--pool-factor", str(factor), "--run-name", f"pool-{factor}")
+        assert code == 0, err
+        results[factor] = json.loads((tmp_path / f"pool-{factor}" / "debian-faq-en.json").read_text())
+    assert results[3]["retriever"]["parameters"]["pool_factor"] == 3
+    # every page of the tiny checkpoint has 21 vectors: pooled to 7, a third of the index
+    assert results[3]["efficiency"]["index_bytes_total"] * 3 == results[1]["efficiency"]["index_bytes_total"]
 
 
 @pytest.mark.parametrize(
