@@ -248,3 +248,14 @@ def test_committed_results_still_read_and_match_their_run_files():
         assert set(per_query) == set(result.per_query), path
         for query_id, values in per_query.items():
             assert values == pytest.approx(result.per_query[query_id], abs=1e-12), (path, query_id)
+
+
+def test_a_run_writes_to_runs_never_over_the_committed_baselines(cli, tmp_path, monkeypatch):
+    """The README's first command, run in a checkout, must leave results/ (and git) untouched."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.chdir(checkout)
+    code, _, err = cli("run", "--task", "debian-faq-en", "--retriever", "bm25-ocr", "--latency-queries", "0")
+    assert code == 0, err
+    written = sorted(path.relative_to(checkout).as_posix() for path in checkout.rglob("*") if path.is_file())
+    assert written == ["runs/bm25-ocr/debian-faq-en.json", "runs/bm25-ocr/debian-faq-en.trec"]

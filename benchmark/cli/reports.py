@@ -36,7 +36,11 @@ def _add_leaderboard(commands, common) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     leaderboard.add_argument(
-        "results", nargs="*", type=Path, default=[Path("results")], help="results folders or files"
+        "results",
+        nargs="*",
+        type=Path,
+        default=[Path(defaults.RESULTS_DIR)],
+        help="results folders or files (default: %(default)s, the committed baselines)",
     )
     leaderboard.add_argument(
         "--import",
