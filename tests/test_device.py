@@ -3,6 +3,7 @@ cuda:N), tested without a GPU by describing the machine; and the instruments tha
 depend on the device (synchronised timers, peak memory)."""
 
 import json
+import time
 
 import pytest
 
@@ -128,5 +129,6 @@ def test_resident_memory_is_measured_with_psutil():
     assert abs(resident_bytes() - psutil.Process().memory_info().rss) < 64 << 20
     with PeakMemory() as memory:
         block = np.ones(64 << 20, dtype=np.uint8)  # touch 64 MB
+        time.sleep(0.05)  # held for a hundred sampling intervals
         del block
     assert memory.peak_bytes > 0 and memory.extra_bytes >= 32 << 20

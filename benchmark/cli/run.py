@@ -221,12 +221,16 @@ def _summarise(outcomes: list, run_name: str, retriever_name: str) -> int:
     if done:
         print(f"\nrun {run_name!r}, retriever {retriever_name}")
         headers = ["task", "queries", "pages", *(metric_label(name) for name in HEADLINE_METRICS), "seconds"]
-        rows = []
-        for outcome in done:
-            document = outcome.result.document
-            headline = [document.metrics[name] for name in HEADLINE_METRICS]
-            rows.append([document.task.name, document.task.n_queries, document.task.n_pages, *headline])
-            rows[-1].append(f"{outcome.seconds:.1f}")
+        rows = [
+            [
+                outcome.spec.name,
+                outcome.result.document.task.n_queries,
+                outcome.result.document.task.n_pages,
+                *(outcome.result.document.metrics[name] for name in HEADLINE_METRICS),
+                f"{outcome.seconds:.1f}",
+            ]
+            for outcome in done
+        ]
         print(render_table(headers, rows))
         print("\nefficiency (in each results file under `efficiency`)")
         for outcome in done:

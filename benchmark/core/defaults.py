@@ -29,7 +29,7 @@ SCORING_DTYPE_CHOICES = ("auto", *SCORING_DTYPES)
 POOL_FACTOR = 1  # token pooling off
 
 # --- tasks -------------------------------------------------------------------------------
-MAIN_SCORE = DEFAULT_METRIC
+MAIN_SCORE = DEFAULT_METRIC  # a spec's main_score when it names none
 PDF_DPI = 144  # local folders: resolution PDF pages are rendered at
 
 # --- profile -----------------------------------------------------------------------------

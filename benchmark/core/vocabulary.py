@@ -1,6 +1,7 @@
-"""The metric vocabulary: every quality metric pagebench computes and every efficiency
-measure the leaderboard ranks, with how tables label it and which way is better
-(HELM-style: reports read the direction from here instead of guessing).
+"""The metric vocabulary: every quality metric pagebench computes (higher is better;
+`metric_label` says how tables show each) and every efficiency measure the leaderboard
+ranks, with its label and which way is better (HELM-style: reports read the direction
+from here instead of guessing).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ def metric_label(name: str) -> str:
     family, _, cutoff = name.rpartition("_at_")
     return f"{_FAMILY_LABELS[family]}@{cutoff}" if family in _FAMILY_LABELS and cutoff.isdigit() else name
 
-
-QUALITY_MEASURES = {name: Measure(name, metric_label(name), higher_is_better=True) for name in METRIC_NAMES}
 
 # What the leaderboard derives from each run's efficiency blocks.
 EFFICIENCY_MEASURES = (

@@ -127,7 +127,6 @@ class PageBatches:
         row_of = {position: row for row, position in enumerate(positions)}
         for position, text in zip(readable, self._ocr.texts(images), strict=True):
             texts[row_of[position]] = text
-        kept = [
-            (p, t) for p, t in zip(positions, texts, strict=True) if t is not None
-        ]  # skipped pages have none
+        # pages skipped as unreadable got no text: leave them out
+        kept = [(p, t) for p, t in zip(positions, texts, strict=True) if t is not None]
         return [p for p, _ in kept], [t for _, t in kept]

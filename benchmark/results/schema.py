@@ -16,6 +16,7 @@ older versions into this one.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -150,6 +151,4 @@ class ResultsFile(_Section):
 
     def to_json(self) -> str:
         """The file's text: the fields that were set, in declaration order, one space indent."""
-        import json
-
         return json.dumps(self.model_dump(exclude_unset=True), indent=1, ensure_ascii=False) + "\n"
