@@ -50,16 +50,6 @@ def test_mrr_is_cut_at_k():
     assert per_query["q"]["mrr_at_5"] == pytest.approx(0.25)
 
 
-def test_ties_follow_our_ranking_not_trec_evals():
-    # Equal scores: we rank by page id ("a" before "b"), so the relevant "b" is second.
-    corpus = Corpus(ids=("b", "a"), qrels_ids=("b", "a"), images=None)
-    ranked = rank_pages({"q": [("b", 1.0), ("a", 1.0)]}, corpus, top_k=10, expected_queries=["q"])
-    assert ranked == {"q": [("a", 1.0), ("b", 1.0)]}
-    _, per_query = evaluate_run({"q": {"b": 1}}, ranked)
-    assert per_query["q"]["ndcg_at_1"] == 0.0
-    assert per_query["q"]["mrr_at_10"] == pytest.approx(0.5)
-
-
 def test_run_is_not_modified():
     run = {"q": [("a", 1.0), ("b", 0.5)], "other": [("a", 1.0)]}
     qrels = {"q": {"a": 1}}
@@ -74,12 +64,12 @@ def test_qa_rows_showing_one_page_merge_by_max():
     assert rank_pages(entry_run, corpus, 10, ["q"]) == {"q": [("a.png", 0.9), ("b.png", 0.5)]}
 
 
-def test_top_k_breaks_ties_by_id_and_puts_nan_last():
+def test_top_k_breaks_ties_by_id_descending_and_puts_nan_last():
     ids = ["d", "c", "b", "a"]
     scores = np.array([1.0, 2.0, 2.0, np.nan])
     best = top_k(scores, 3, id_ranks(ids))
-    assert [ids[i] for i in best] == ["b", "c", "d"]
-    assert [ids[i] for i in top_k(scores, 10, id_ranks(ids))] == ["b", "c", "d", "a"]
+    assert [ids[i] for i in best] == ["c", "b", "d"]
+    assert [ids[i] for i in top_k(scores, 10, id_ranks(ids))] == ["c", "b", "d", "a"]
     assert len(top_k(scores, 0, id_ranks(ids))) == 0
 
 
@@ -87,5 +77,5 @@ def test_top_k_matches_a_full_sort_on_random_scores():
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 5, size=200).astype(float)  # many ties
     ids = [f"p{i:03d}" for i in rng.permutation(200)]
-    expected = sorted(range(200), key=lambda i: (-scores[i], ids[i]))[:17]
+    expected = sorted(range(200), key=lambda i: (scores[i], ids[i]), reverse=True)[:17]
     assert list(top_k(scores, 17, id_ranks(ids))) == expected

@@ -23,7 +23,8 @@ def loop_scores(queries, pages):
 
 
 def expected_ranking(scores_row, ids, k):
-    return sorted(range(len(ids)), key=lambda j: (-scores_row[j], ids[j]))[:k]
+    # trec_eval's order: score, then id, both descending
+    return sorted(range(len(ids)), key=lambda j: (float(scores_row[j]), ids[j]), reverse=True)[:k]
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ class Workspace:
 
 
 class RunningTopK:
-    """Exact running top-k per query (score descending, then tie rank ascending).
+    """Exact running top-k per query (score descending, then tie rank ascending: see `ranking.id_ranks`).
 
     Candidates live in fixed [queries, k + block] buffers: the first k columns hold
     the best so far, the rest the block being merged; nothing is allocated per block.

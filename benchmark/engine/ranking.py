@@ -1,8 +1,12 @@
 """The tie rule and top-k, the one ordering every ranked list in pagebench follows.
 
-Best score first; NaN ranks last; equal scores by corpus id ascending. The engine,
-BM25 and the merging of corpus entries into pages all use it, so two runs of the same
-retriever give byte-identical run files and metrics.
+Best score first; NaN ranks last; equal scores by id **descending**. That is
+trec_eval's rule (`form_res_rels.c`, `comp_sim_docno`: score descending, then
+`strcmp(docno2, docno1)`), which pytrec_eval, ir_measures, vidore-benchmark and MTEB
+inherit. The engine, BM25 and the merging of corpus entries into pages all use it, so
+the list pagebench ranks, writes to the `.trec` and scores is the list trec_eval builds
+from that file. Python's string order is code-point order, the same as `strcmp` on
+UTF-8 bytes.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import numpy as np
 
 
 def id_ranks(ids: Sequence[str]) -> np.ndarray:
-    """Position of each id in sorted order: the tie-break key for `top_k`."""
+    """Each id's tie-break rank for `top_k` (0 wins a tie): its position in descending id order."""
     ranks = np.empty(len(ids), dtype=np.int64)
-    ranks[np.argsort(np.asarray(ids, dtype=object), kind="stable")] = np.arange(len(ids))
+    ascending = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+    ranks[ascending[::-1]] = np.arange(len(ids))
     return ranks
 
 
@@ -41,6 +46,6 @@ def top_k(scores: np.ndarray, k: int, tie_ranks: np.ndarray) -> np.ndarray:
 
 
 def best_first(scored: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
-    """(id, score) pairs in ranking order: score descending (NaN as -inf), then id ascending."""
+    """(id, score) pairs in ranking order: score descending (NaN as -inf), then id descending."""
     cleaned = [(item_id, float("-inf") if math.isnan(score) else float(score)) for item_id, score in scored]
-    return sorted(cleaned, key=lambda item: (-item[1], item[0]))
+    return sorted(cleaned, key=lambda item: (item[1], item[0]), reverse=True)

@@ -4,10 +4,11 @@ Two choices differ from a bare pytrec_eval call, both to avoid pitfalls seen in
 peer tools:
 - a query with no returned page still counts, with 0 for every metric, instead of
   vanishing from the average;
-- pytrec_eval re-sorts a run by score and breaks ties by document id on its own.
-  We give it scores that follow our ranking exactly (ties already broken by page
-  id, see `benchmark.engine.ranking`), so the metrics describe the ranked list that
-  is written to the .trec file.
+- nothing else: pytrec_eval gets the run's own scores, the ones written to the
+  `.trec` file. It re-sorts them by trec_eval's rule (score descending, then page id
+  descending), which is the rule every ranked list in pagebench already follows
+  (`benchmark.engine.ranking`), so trec_eval or ir_measures on the written files
+  give these same numbers.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ def evaluate_run(qrels: Qrels, run: RankedRun) -> tuple[dict[str, float], dict[s
     cutoffs = ",".join(str(k) for k in CUTOFFS)
     measures = {f"{family}.{cutoffs}" for family in _FAMILIES.values()} | {"recip_rank"}
     evaluator = pytrec_eval.RelevanceEvaluator({qid: dict(judged) for qid, judged in qrels.items()}, measures)
-    rank_scores = {
-        qid: {page_id: float(len(ranked) - position) for position, (page_id, _) in enumerate(ranked)}
+    scores = {
+        qid: {page_id: float(score) for page_id, score in ranked}
         for qid, ranked in run.items()
         if qid in qrels and ranked
     }
-    raw = evaluator.evaluate(rank_scores)
+    raw = evaluator.evaluate(scores)
 
     per_query = {qid: _named_measures(raw.get(qid)) for qid in qrels}
     n = len(per_query)

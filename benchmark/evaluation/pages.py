@@ -19,7 +19,8 @@ def entry_depth(corpus: Corpus, top_k: int) -> int:
 
 
 def rank_pages(entry_run: RankedRun, corpus: Corpus, top_k: int, expected_queries: list[str]) -> RankedRun:
-    """Pages best first (a page's score is the max over its entries), ties by page id, `top_k` kept.
+    """Pages best first (a page's score is the max over its entries), ties by
+    page id descending, `top_k` kept.
 
     Every expected query gets a list, empty if the retriever returned nothing for it.
     """

@@ -1,7 +1,11 @@
-"""Writing one (run, task): the results file and the TREC run beside it, atomically.
+"""Writing one (run, task): the results file and, beside it, the TREC run and qrels, atomically.
 
 <output-dir>/<run-name>/<task>.json   `schema.ResultsFile`
 <output-dir>/<run-name>/<task>.trec   top pages per query: qid Q0 docid rank score run-name
+<output-dir>/<run-name>/<task>.qrels  the judgements the metrics used: qid 0 docid relevance
+
+With the last two, trec_eval or ir_measures recompute every metric in the first
+(`trec_eval -m ndcg_cut.5 task.qrels task.trec`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from pathlib import Path
 
 from benchmark.core.errors import PagebenchError
 from benchmark.core.files import write_text_atomic
-from benchmark.core.types import RankedRun
+from benchmark.core.types import Qrels, RankedRun
 from benchmark.results.schema import ResultsFile
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
@@ -20,10 +24,11 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 
 @dataclass(frozen=True)
 class TaskResult:
-    """What evaluating one task gives: the results file's content and the ranked run."""
+    """What evaluating one task gives: the results file, the ranked run and the qrels it was scored on."""
 
     document: ResultsFile
     ranked: RankedRun
+    qrels: Qrels
 
     @property
     def main_score(self) -> float:
@@ -50,8 +55,17 @@ def trec_lines(ranked: RankedRun, run_name: str) -> str:
     lines = []
     for query_id, pages in ranked.items():
         for rank, (page_id, score) in enumerate(pages, start=1):
-            lines.append(f"{query_id} Q0 {page_id} {rank} {score:.6f} {run_name}")
+            # repr() round-trips: trec_eval reads back the exact score, so no ties appear from rounding
+            lines.append(f"{query_id} Q0 {page_id} {rank} {float(score)!r} {run_name}")
     return "\n".join(lines) + "\n"
+
+
+def qrels_lines(qrels: Qrels) -> str:
+    return "".join(
+        f"{query_id} 0 {page_id} {relevance}\n"
+        for query_id, judged in qrels.items()
+        for page_id, relevance in judged.items()
+    )
 
 
 def write_result(result: TaskResult, output_dir: Path) -> Path:
@@ -59,7 +73,9 @@ def write_result(result: TaskResult, output_dir: Path) -> Path:
     document = result.document
     folder = output_dir / check_run_name(document.run_name)
     _check_trec_ids(result.ranked)
+    _check_trec_ids({query_id: list(judged.items()) for query_id, judged in result.qrels.items()})
     write_text_atomic(folder / f"{document.task.name}.trec", trec_lines(result.ranked, document.run_name))
+    write_text_atomic(folder / f"{document.task.name}.qrels", qrels_lines(result.qrels))
     json_path = folder / f"{document.task.name}.json"
     write_text_atomic(json_path, document.to_json())
     return json_path

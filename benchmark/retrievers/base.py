@@ -72,7 +72,8 @@ class Retriever(Protocol):
     def encode_queries(self, queries: Sequence[Query]) -> EncodedQueries: ...
 
     def search(self, encoded: EncodedQueries, top_k: int) -> RankedRun:
-        """Best `top_k` corpus entries per query, best first, ties broken by corpus id."""
+        """Best `top_k` corpus entries per query, best first, ties broken by corpus id
+        descending (trec_eval's rule: `benchmark.engine.ranking`)."""
         ...
 
     def index_nbytes(self) -> int | None:

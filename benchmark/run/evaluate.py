@@ -90,4 +90,4 @@ def evaluate(
         started_at=started_at,
         finished_at=datetime.now(timezone.utc),
     )
-    return TaskResult(document, ranked)
+    return TaskResult(document, ranked, task.qrels)
