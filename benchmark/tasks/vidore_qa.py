@@ -6,7 +6,9 @@ One row per (query, page). The official evaluation (vidore-benchmark, QA format)
   `image_filename`; a page's score is the max over the rows showing it (this loader
   records which page each row shows in `Corpus.qrels_ids`; `benchmark.evaluation.pages`
   merges the rows' scores);
-- gives each query exactly one relevant page: its own row's `image_filename`.
+- gives each query exactly one relevant page: the `image_filename` of the **last** row
+  with that query text (`queries2filename = {query: image_filename for every row}` in
+  `vidore_evaluator_qa.py`), which for a repeated query is not the first row's page.
 Keeping every row matters for corpus-statistics retrievers such as BM25 (IDF and
 average length count the repeated pages), so the numbers match the official tool.
 """
@@ -37,32 +39,11 @@ def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
         if not filename:
             raise TaskDataError(f"{where} row {row}: empty image_filename")
 
-    queries: list[Query] = []
-    qrels: dict[str, dict[str, int]] = {}
-    seen_texts: set[str] = set()
-    dropped_none = dropped_duplicate = 0
+    query_texts = [
+        text_of(value, f"{where} row {row} column 'query'") for row, value in enumerate(rows["query"])
+    ]
     language = spec.languages[0] if len(spec.languages) == 1 else None
-    for row, value in enumerate(rows["query"]):
-        text = text_of(value, f"{where} row {row} column 'query'")
-        if text is None:
-            dropped_none += 1
-            continue
-        if text in seen_texts:
-            dropped_duplicate += 1
-            continue
-        seen_texts.add(text)
-        query_id = f"q{row}"  # row of the first occurrence: stable for a pinned revision
-        queries.append(Query(id=query_id, text=text, language=language))
-        qrels[query_id] = {filenames[row]: 1}
-
-    notes = []
-    if dropped_none:
-        notes.append(f"{dropped_none} rows without a query (None) dropped, as the official evaluation does")
-    if dropped_duplicate:
-        notes.append(
-            f"{dropped_duplicate} repeated queries dropped (first occurrence kept), "
-            "as the official evaluation does"
-        )
+    queries, qrels, notes = _queries_and_qrels(query_texts, filenames, language)
 
     texts, text_source = (None, None)
     if need_page_text and spec.page_text_column:
@@ -79,6 +60,44 @@ def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
     return assemble_task(
         spec, corpus, queries, qrels, resolved_revision=resolved_hub_revision(spec), notes=notes
     )
+
+
+def _queries_and_qrels(
+    texts: list[str | None], filenames: list[str], language: str | None
+) -> tuple[list[Query], dict[str, dict[str, int]], list[str]]:
+    """The queries (first occurrence of each text), their one relevant page (last row's), and notes."""
+    relevant_page = {text: filename for text, filename in zip(texts, filenames, strict=True)}  # last row wins
+    queries: list[Query] = []
+    qrels: dict[str, dict[str, int]] = {}
+    seen_texts: set[str] = set()
+    dropped_none = dropped_duplicate = moved = 0
+    for row, text in enumerate(texts):
+        if text is None:
+            dropped_none += 1
+            continue
+        if text in seen_texts:
+            dropped_duplicate += 1
+            continue
+        seen_texts.add(text)
+        query_id = f"q{row}"  # row of the first occurrence: stable for a pinned revision
+        queries.append(Query(id=query_id, text=text, language=language))
+        qrels[query_id] = {relevant_page[text]: 1}
+        moved += relevant_page[text] != filenames[row]
+
+    notes = []
+    if dropped_none:
+        notes.append(f"{dropped_none} rows without a query (None) dropped, as the official evaluation does")
+    if dropped_duplicate:
+        notes.append(
+            f"{dropped_duplicate} repeated queries dropped (first occurrence kept), "
+            "as the official evaluation does"
+        )
+    if moved:
+        notes.append(
+            f"{moved} repeated queries judged against their last row's page, not their first, "
+            "as the official evaluation does"
+        )
+    return queries, qrels, notes
 
 
 def _page_texts(spec: TaskSpec, filenames: list[str], rows) -> tuple[tuple[str | None, ...], str]:
