@@ -23,6 +23,7 @@ def write_result_file(
     retriever: str = "bm25-ocr",
     checkpoint: str | None = None,
     efficiency: dict | None = None,
+    protocol: str = "pagebench",
 ) -> Path:
     """<root>/<run_name>/<task>.json whose every metric of query i is scores[i]."""
     document = json.loads(TEMPLATE.read_text(encoding="utf-8"))
@@ -34,6 +35,7 @@ def write_result_file(
         name=task, suite=SUITE_OF[task], fingerprint=fingerprint or f"fingerprint-of-{task}", n_pages=100
     )
     document["retriever"].update(name=retriever, checkpoint=checkpoint)
+    document["evaluation"] = {"protocol": protocol, "tie_rule": "trec_eval"}
     document["efficiency"] = {
         "device": "cpu",
         "query_ms_p50": 10.0,

@@ -258,4 +258,8 @@ def test_a_run_writes_to_runs_never_over_the_committed_baselines(cli, tmp_path, 
     code, _, err = cli("run", "--task", "debian-faq-en", "--retriever", "bm25-ocr", "--latency-queries", "0")
     assert code == 0, err
     written = sorted(path.relative_to(checkout).as_posix() for path in checkout.rglob("*") if path.is_file())
-    assert written == ["runs/bm25-ocr/debian-faq-en.json", "runs/bm25-ocr/debian-faq-en.trec"]
+    assert written == [
+        "runs/bm25-ocr/debian-faq-en.json",
+        "runs/bm25-ocr/debian-faq-en.qrels",
+        "runs/bm25-ocr/debian-faq-en.trec",
+    ]

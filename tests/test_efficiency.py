@@ -139,5 +139,6 @@ def test_version_1_results_still_read():
     from pathlib import Path
 
     document = read_result(Path(__file__).parent / "fixtures" / "results-schema-v1.json")
-    assert document.schema_version == 2 and "timing" not in document.model_dump()
+    assert document.schema_version == 3 and "timing" not in document.model_dump()
+    assert document.evaluation.tie_rule == "page id ascending"
     assert document.efficiency.index_s > 0 and document.metrics["ndcg_at_5"] > 0.8

@@ -60,8 +60,24 @@ def test_run_is_not_modified():
 
 def test_qa_rows_showing_one_page_merge_by_max():
     corpus = Corpus(ids=("row0", "row1", "row2"), qrels_ids=("a.png", "b.png", "a.png"), images=None)
-    entry_run = {"q": [("row2", 0.9), ("row1", 0.5), ("row0", 0.2)]}
-    assert rank_pages(entry_run, corpus, 10, ["q"]) == {"q": [("a.png", 0.9), ("b.png", 0.5)]}
+    entry_run = {"q": [("row2", 0.75), ("row1", 0.5), ("row0", 0.25)]}
+    assert rank_pages(entry_run, corpus, 10, ["q"]) == {"q": [("a.png", 0.75), ("b.png", 0.5)]}
+
+
+def test_floor_at_zero_spares_only_the_first_rows_page():
+    # vidore-benchmark: results[q] = {first row's page: its score}, then max(get(page, 0), s)
+    corpus = Corpus(ids=("row0", "row1", "row2", "row3"), qrels_ids=("a", "b", "a", "c"), images=None)
+    entry_run = {"q": [("row0", -2.0), ("row1", -1.0), ("row2", -0.5), ("row3", 0.25)]}
+    floored = rank_pages(entry_run, corpus, 10, ["q"], floor_merged_scores=True)
+    assert floored == {"q": [("c", 0.25), ("b", 0.0), ("a", -0.5)]}
+    assert rank_pages(entry_run, corpus, 10, ["q"]) == {"q": [("c", 0.25), ("a", -0.5), ("b", -1.0)]}
+
+
+def test_scores_are_ranked_as_trec_eval_holds_them_in_float32():
+    # 0.1 + 1e-9 and 0.1 are one float32: a tie, broken by id descending
+    corpus = Corpus(ids=("a", "b"), qrels_ids=("a", "b"), images=None)
+    ranked = rank_pages({"q": [("a", 0.1 + 1e-9), ("b", 0.1)]}, corpus, 10, ["q"])
+    assert [page for page, _ in ranked["q"]] == ["b", "a"]
 
 
 def test_top_k_breaks_ties_by_id_descending_and_puts_nan_last():

@@ -101,6 +101,26 @@ def test_check_not_comparable_when_a_task_is_missing_or_on_other_data(cli, tmp_p
     assert code == 2 and "different data (fingerprint" in out
 
 
+def test_runs_under_different_protocols_or_tie_rules_are_never_compared(cli, tmp_path):
+    baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
+    vidore = two_task_run(tmp_path, "vidore", ALTERNATING, ALTERNATING, protocol="vidore")
+    code, out, _ = cli("check", "--baseline", baseline, "--current", vidore)
+    assert code == 2
+    assert (
+        f"NOT COMPARABLE {EN}: evaluated differently (protocol pagebench, ties by trec_eval vs "
+        "protocol vidore" in out
+    )
+    code, out, _ = cli("compare", baseline, vidore)
+    assert "not comparable:" in out and "evaluated differently" in out
+
+    # a results file from before schema 3 ranked ties by page id ascending
+    old = tmp_path / "old" / f"{EN}.json"
+    old.parent.mkdir()
+    shutil.copy(FIXTURES / "results-schema-v2.json", old)
+    code, out, _ = cli("check", "--baseline", old.parent, "--current", REPO / "results" / "bm25-ocr")
+    assert code == 2 and "ties by page id ascending vs protocol pagebench, ties by trec_eval" in out
+
+
 def test_check_significant_mode_ignores_a_drop_the_test_cannot_tell_from_noise(cli, tmp_path):
     baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
     # 3 queries of 40 lost, 1 gained: -0.05 on the mean, p about 0.6

@@ -61,9 +61,10 @@ def test_scores_do_not_depend_on_batch_size(case, checkpoints, debian_en, monkey
             debian_en, retriever, RunSettings(batch_size=batch_size, show_progress=False)
         ).ranked
     for query_id, ranked in runs[1].items():
-        other = runs[8][query_id]
-        assert [page for page, _ in ranked] == [page for page, _ in other], query_id
-        assert max(abs(a - b) for (_, a), (_, b) in zip(ranked, other, strict=True)) <= 1e-5
+        # each page's score agrees to float32 rounding; pages closer than that may swap
+        scores, other = dict(ranked), dict(runs[8][query_id])
+        assert scores.keys() == other.keys(), query_id
+        assert max(abs(scores[page] - other[page]) for page in scores) <= 1e-5, query_id
 
 
 def test_colpali_queries_take_the_query_path(checkpoints):

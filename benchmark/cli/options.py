@@ -12,6 +12,7 @@ from pathlib import Path
 from benchmark.core import defaults
 from benchmark.core.errors import PagebenchError
 from benchmark.core.files import cache_root
+from benchmark.core.protocols import DEFAULT_PROTOCOL, PROTOCOL_NAMES
 from benchmark.retrievers.base import RetrieverOptions
 
 
@@ -91,6 +92,16 @@ def _add_running_options(parser: argparse.ArgumentParser) -> None:
         help="an unreadable page (corrupt, empty, too large): fail naming it, or skip it and record "
         "its id in the results file (default: %(default)s)",
     )
+    running.add_argument(
+        "--protocol",
+        choices=PROTOCOL_NAMES,
+        default=DEFAULT_PROTOCOL,
+        help="whose semantics the metrics follow: pagebench (exact float32 scores, trec_eval on the "
+        ".trec reproduces every number), vidore (vidore-benchmark 5.0.0's evaluator: scores floored at 0 "
+        "when rows merge, its MRR tie order, means rounded to 5 digits) or mteb (MTEB 2.x: means rounded "
+        "to 5 digits). Recorded in the results; runs under different protocols are never compared "
+        "(default: %(default)s)",
+    )
     running.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -105,6 +116,7 @@ def retriever_options(args: argparse.Namespace) -> RetrieverOptions:
         pool_factor=args.pool_factor,
         index_dir=args.index_on_disk,
         params=parse_params(args.param),
+        protocol=args.protocol,
     )
 
 
@@ -118,6 +130,7 @@ def run_settings(args: argparse.Namespace):
         show_progress=not args.no_progress,
         on_bad_page=args.on_bad_page,
         latency_queries=max(0, args.latency_queries),
+        protocol=args.protocol,
     )
 
 

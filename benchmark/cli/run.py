@@ -163,7 +163,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         args.device = rank_device(cluster, args.device)
         specs = resolve_specs(args.task, args.suite)
-        run_name = check_run_name(args.run_name or default_run_name(args.retriever, args.checkpoint))
+        run_name = check_run_name(
+            args.run_name or default_run_name(args.retriever, args.checkpoint, args.protocol)
+        )
         retriever, model_load_s = load_retriever(args.retriever, retriever_options(args))
         main_process = cluster is None or cluster.is_main
         settings = run_settings(args)

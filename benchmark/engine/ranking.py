@@ -3,7 +3,9 @@
 Best score first; NaN ranks last; equal scores by id **descending**. That is
 trec_eval's rule (`form_res_rels.c`, `comp_sim_docno`: score descending, then
 `strcmp(docno2, docno1)`), which pytrec_eval, ir_measures, vidore-benchmark and MTEB
-inherit. The engine, BM25 and the merging of corpus entries into pages all use it, so
+inherit. trec_eval holds a score as a C `float`, so scores are compared (and kept) as
+float32: two doubles that round to the same float32 tie there, and tie here. The
+engine, BM25 and the merging of corpus entries into pages all use it, so
 the list pagebench ranks, writes to the `.trec` and scores is the list trec_eval builds
 from that file. Python's string order is code-point order, the same as `strcmp` on
 UTF-8 bytes.
@@ -31,6 +33,7 @@ def top_k(scores: np.ndarray, k: int, tie_ranks: np.ndarray) -> np.ndarray:
     NaN scores rank last. Only the candidates at or above the k-th score are sorted,
     so the cost stays close to linear in the corpus size.
     """
+    scores = np.asarray(scores, dtype=np.float32)
     scores = np.where(np.isnan(scores), -np.inf, scores)
     n = len(scores)
     k = min(k, n)
@@ -45,7 +48,12 @@ def top_k(scores: np.ndarray, k: int, tie_ranks: np.ndarray) -> np.ndarray:
     return candidates[order[:k]]
 
 
+def as_ranked_score(score: float) -> float:
+    """The score as trec_eval holds it: float32 (NaN as -inf), returned as a Python float."""
+    return float("-inf") if math.isnan(score) else float(np.float32(score))
+
+
 def best_first(scored: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
-    """(id, score) pairs in ranking order: score descending (NaN as -inf), then id descending."""
-    cleaned = [(item_id, float("-inf") if math.isnan(score) else float(score)) for item_id, score in scored]
+    """(id, score) pairs in ranking order: score (float32, NaN as -inf) descending, then id descending."""
+    cleaned = [(item_id, as_ranked_score(score)) for item_id, score in scored]
     return sorted(cleaned, key=lambda item: (item[1], item[0]), reverse=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from benchmark.core.protocols import DEFAULT_PROTOCOL, PROTOCOLS, ROUNDED_FAMILIES, EvaluationProtocol
 from benchmark.core.types import Qrels, RankedRun
 from benchmark.core.vocabulary import CUTOFFS, METRIC_NAMES
 
@@ -22,10 +23,18 @@ from benchmark.core.vocabulary import CUTOFFS, METRIC_NAMES
 _FAMILIES = {"ndcg": "ndcg_cut", "map": "map_cut", "recall": "recall", "precision": "P"}
 
 
-def evaluate_run(qrels: Qrels, run: RankedRun) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def evaluate_run(
+    qrels: Qrels,
+    run: RankedRun,
+    protocol: EvaluationProtocol = PROTOCOLS[DEFAULT_PROTOCOL],
+    page_positions: Mapping[str, int] | None = None,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Mean metrics over all queries in `qrels`, and the per-query values.
 
-    `run` is not modified. Queries in `run` but not in `qrels` are ignored.
+    `run` is not modified. Queries in `run` but not in `qrels` are ignored, except by
+    the vidore protocol's MRR, whose mean is over every query searched (the official
+    evaluator scores a query without judgements 0). `page_positions` (each page's first
+    corpus position) is needed by a protocol whose MRR keeps corpus order for ties.
     """
     import pytrec_eval
 
@@ -40,11 +49,35 @@ def evaluate_run(qrels: Qrels, run: RankedRun) -> tuple[dict[str, float], dict[s
     raw = evaluator.evaluate(scores)
 
     per_query = {qid: _named_measures(raw.get(qid)) for qid in qrels}
-    n = len(per_query)
-    means = {
-        name: (sum(values[name] for values in per_query.values()) / n if n else 0.0) for name in METRIC_NAMES
-    }
+    n_searched = len(per_query)
+    if protocol.mrr_ties == "corpus order":
+        _official_mrr(qrels, run, per_query, page_positions or {})
+        n_searched = len(set(run) | set(qrels))
+    means = {name: _mean([values[name] for values in per_query.values()]) for name in METRIC_NAMES}
+    for k in CUTOFFS:
+        means[f"mrr_at_{k}"] = (
+            sum(values[f"mrr_at_{k}"] for values in per_query.values()) / n_searched if n_searched else 0.0
+        )
+    if protocol.mean_digits is not None:
+        for name in METRIC_NAMES:
+            if name.split("_at_")[0] in ROUNDED_FAMILIES:
+                means[name] = round(means[name], protocol.mean_digits)
     return means, per_query
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _official_mrr(qrels: Qrels, run: RankedRun, per_query: dict[str, dict[str, float]], positions) -> None:
+    """MRR@k as mteb 1.16's `mrr` (what vidore-benchmark calls): a stable sort by score
+    alone over the pages in corpus order, cut at k; relevant means a judgement > 0."""
+    for qid, values in per_query.items():
+        ranked = sorted(run.get(qid, []), key=lambda item: (-item[1], positions.get(item[0], 0)))
+        relevant = {page for page, grade in qrels[qid].items() if grade > 0}
+        first = next((rank for rank, (page, _) in enumerate(ranked, start=1) if page in relevant), None)
+        for k in CUTOFFS:
+            values[f"mrr_at_{k}"] = 1.0 / first if first is not None and first <= k else 0.0
 
 
 def _named_measures(measured: Mapping[str, float] | None) -> dict[str, float]:

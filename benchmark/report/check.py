@@ -5,7 +5,8 @@ Exit codes, meant for CI:
     1  a regression: at least one task fell by more than the tolerance
        (with --significant: and the paired randomisation test says p < alpha)
     2  not comparable: a baseline task is missing from the current run, or was
-       evaluated on different data (fingerprint); nothing can be vouched for
+       evaluated on different data (fingerprint) or under another protocol or tie
+       rule (`evaluation`); nothing can be vouched for
 Tasks only in the current run are listed and ignored.
 """
 
@@ -100,7 +101,8 @@ def describe_check(outcome: CheckOutcome) -> str:
         PASSED: f"passed: no task shows {rule}",
         REGRESSED: f"failed: {sum(c.regressed for c in outcome.checked)} task(s) show {rule}",
         NOT_COMPARABLE: (
-            "not comparable: the current run does not cover the baseline's tasks on the same data"
+            "not comparable: the current run does not cover the baseline's tasks "
+            "on the same data and protocol"
         ),
     }
     lines.append(f"check {verdicts[outcome.exit_code]} (exit {outcome.exit_code})")

@@ -42,6 +42,8 @@ def pair_tasks(run_a: dict[str, StoredResult], run_b: dict[str, StoredResult]) -
             different_data.append(
                 (task, f"different data (fingerprint {a.fingerprint[:12]} vs {b.fingerprint[:12]})")
             )
+        elif a.document.evaluation != b.document.evaluation:
+            different_data.append((task, f"evaluated differently ({_evaluation(a)} vs {_evaluation(b)})"))
         elif set(a.document.per_query) != set(b.document.per_query):
             different_data.append((task, "different query ids"))
         else:
@@ -52,6 +54,11 @@ def pair_tasks(run_a: dict[str, StoredResult], run_b: dict[str, StoredResult]) -
         only_in_b=sorted(set(run_b) - set(run_a)),
         different_data=different_data,
     )
+
+
+def _evaluation(result: StoredResult) -> str:
+    evaluation = result.document.evaluation
+    return f"protocol {evaluation.protocol}, ties by {evaluation.tie_rule}"
 
 
 def aligned_scores(a: StoredResult, b: StoredResult, metric: str) -> tuple[list[float], list[float]]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from benchmark.core.protocols import TIE_RULE
 from benchmark.results.environment import environment
 from benchmark.results.schema import (
     SCHEMA_VERSION,
     Efficiency,
+    Evaluation,
     MainScore,
     ResultsFile,
     RetrieverSection,
@@ -50,6 +52,7 @@ def results_document(
     described: dict,
     page_text: dict | None,
     skipped: Iterable[tuple[str, str]],
+    protocol: str,
     metrics: dict[str, float],
     per_query: dict[str, dict[str, float]],
     efficiency: Efficiency,
@@ -66,6 +69,7 @@ def results_document(
         retriever=RetrieverSection.model_validate(
             {"name": retriever_name, **described, "page_text": page_text}
         ),
+        evaluation=Evaluation(protocol=protocol, tie_rule=TIE_RULE),
         main_score=MainScore(name=main_score, value=metrics[main_score]),
         skipped_pages=[SkippedPageRecord(id=page_id, reason=reason) for page_id, reason in skipped],
         metrics=metrics,

@@ -13,6 +13,8 @@ def to_current(document: dict) -> dict:
     """`document` (a parsed results file of version 1..current) in the current schema."""
     if document.get("schema_version") == 1:
         document = _from_version_1(document)
+    if document.get("schema_version") == 2:
+        document = _from_version_2(document)
     return document
 
 
@@ -24,5 +26,16 @@ def _from_version_1(document: dict) -> dict:
         "index_s": timing.get("index_s"),
         "search_total_s": timing.get("search_s"),
     }
+    document["schema_version"] = 2
+    return document
+
+
+def _from_version_2(document: dict) -> dict:
+    """Versions 1 and 2 broke ties by page id ascending and had no protocols: say so, so
+    that they are never compared with files ranked by trec_eval's rule."""
+    fields = list(document.items())
+    at = next((i for i, (key, _) in enumerate(fields) if key == "retriever"), len(fields) - 1) + 1
+    fields.insert(at, ("evaluation", {"protocol": "pagebench", "tie_rule": "page id ascending"}))
+    document = dict(fields)
     document["schema_version"] = SCHEMA_VERSION
     return document

@@ -21,7 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-SCHEMA_VERSION = 2  # 2: `timing` became the larger `efficiency` block
+# 2: `timing` became the larger `efficiency` block
+# 3: metrics follow trec_eval's tie rule and name their protocol (`evaluation`)
+SCHEMA_VERSION = 3
 
 
 class _Section(BaseModel):
@@ -67,6 +69,13 @@ class RetrieverSection(_Section):
     model_parameters: int | None = None
     parameters: dict[str, Any] = {}
     page_text: PageTextSection | None = None  # text retrievers: where page text came from
+
+
+class Evaluation(_Section):
+    """How `metrics` were computed; results compare only when this matches."""
+
+    protocol: str  # pagebench, vidore or mteb: benchmark.core.protocols
+    tie_rule: str  # "trec_eval" (score, then id, both descending); older files: "page id ascending"
 
 
 class MainScore(_Section):
@@ -141,6 +150,7 @@ class ResultsFile(_Section):
     run_name: str
     task: TaskSection
     retriever: RetrieverSection
+    evaluation: Evaluation
     main_score: MainScore
     skipped_pages: list[SkippedPageRecord] = []  # --on-bad-page skip
     metrics: dict[str, float]  # mean over every query of the task

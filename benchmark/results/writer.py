@@ -16,6 +16,7 @@ from pathlib import Path
 
 from benchmark.core.errors import PagebenchError
 from benchmark.core.files import write_text_atomic
+from benchmark.core.protocols import DEFAULT_PROTOCOL
 from benchmark.core.types import Qrels, RankedRun
 from benchmark.results.schema import ResultsFile
 
@@ -35,12 +36,14 @@ class TaskResult:
         return self.document.main_score.value
 
 
-def default_run_name(retriever_name: str, checkpoint: str | None) -> str:
-    """`bm25-ocr`, or `colpali--vidore-colpali-v1.3-hf` when a checkpoint is named."""
-    if not checkpoint:
-        return retriever_name
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", checkpoint.strip("/")).strip("-.")
-    return f"{retriever_name}--{slug[-80:]}"
+def default_run_name(retriever_name: str, checkpoint: str | None, protocol: str = DEFAULT_PROTOCOL) -> str:
+    """`bm25-ocr`, or `colpali--vidore-colpali-v1.3-hf` when a checkpoint is named; `+vidore`
+    appended under a protocol other than the default, so its runs land in their own folder."""
+    name = retriever_name
+    if checkpoint:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", checkpoint.strip("/")).strip("-.")
+        name = f"{retriever_name}--{slug[-80:]}"
+    return name if protocol == DEFAULT_PROTOCOL else f"{name}+{protocol}"
 
 
 def check_run_name(name: str) -> str:

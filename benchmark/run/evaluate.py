@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from benchmark.core.defaults import RANDOM_SEED
+from benchmark.core.protocols import PROTOCOLS
 from benchmark.evaluation.metrics import evaluate_run
-from benchmark.evaluation.pages import entry_depth, rank_pages
+from benchmark.evaluation.pages import entry_depth, first_positions, rank_pages
 from benchmark.feed.page_feed import PageFeed, open_embedding_cache
 from benchmark.measure.memory import PeakMemory, reset_accelerator_peak
 from benchmark.results.document import results_document
@@ -47,17 +48,25 @@ def evaluate(
         indexer = make_indexer(feed, settings, device, label=f"{task.spec.name}: ")
         if indexer is None:
             return None
-        depth = entry_depth(corpus, settings.top_k)
+        protocol = PROTOCOLS[settings.protocol]
+        depth = entry_depth(corpus, settings.top_k, floor_merged_scores=protocol.floor_merged_scores)
         indexed = indexer.index(pages, task.spec.languages)
         entry_run, search_s = indexer.search(task.queries, depth)
         if not indexer.is_main:
             return None
         latency = latency_probe(retriever, task.queries, depth, settings.latency_queries, device)
 
-    ranked = rank_pages(
-        entry_run, corpus, settings.top_k, expected_queries=[query.id for query in task.queries]
+    # MRR in corpus order for ties needs every page; the other metrics stop at top_k anyway
+    keep = None if protocol.mrr_ties == "corpus order" else settings.top_k
+    every_page = rank_pages(
+        entry_run,
+        corpus,
+        keep,
+        expected_queries=[query.id for query in task.queries],
+        floor_merged_scores=protocol.floor_merged_scores,
     )
-    metrics, per_query = evaluate_run(task.qrels, ranked)
+    metrics, per_query = evaluate_run(task.qrels, every_page, protocol, first_positions(corpus))
+    ranked = {query_id: pages[: settings.top_k] for query_id, pages in every_page.items()}
     described = retriever.describe()
     efficiency = efficiency_report(
         retriever,
@@ -84,6 +93,7 @@ def evaluate(
         described=described,
         page_text=pages.report(),
         skipped=[(page.id, page.reason) for page in indexed.skipped],
+        protocol=protocol.name,
         metrics=metrics,
         per_query=per_query,
         efficiency=efficiency,

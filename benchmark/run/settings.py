@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.core.defaults import BATCH_SIZE, LATENCY_QUERIES, ON_BAD_PAGE, TOP_K
+from benchmark.core.protocols import DEFAULT_PROTOCOL
 from benchmark.core.types import Corpus
 from benchmark.feed.batches import PageBatches
 from benchmark.run.cluster import Cluster
@@ -24,6 +25,7 @@ class RunSettings:
     latency_queries: int = LATENCY_QUERIES
     on_bad_page: str = ON_BAD_PAGE[0]  # or "skip": leave unreadable pages out, and record them
     cluster: Cluster | None = None  # set under torchrun: encoding is shared by the ranks
+    protocol: str = DEFAULT_PROTOCOL  # whose semantics the metrics follow: benchmark.core.protocols
 
     def page_batches(self, corpus: Corpus, languages: Sequence[str], retriever) -> PageBatches:
         return PageBatches(

@@ -1,0 +1,47 @@
+"""Evaluation protocols: which tool's semantics a run's numbers follow.
+
+All three rank by trec_eval's rule (score as float32, descending; then id, descending)
+and compute ndcg, map, recall and precision with pytrec_eval. They differ where the
+official tools do (each fact is from their source; see the README section "How
+pagebench's numbers relate to the official tools"):
+
+- `pagebench` (default): exact float32 scores, nothing floored, unrounded means; MRR@k
+  is trec_eval's `recip_rank` cut at k, so trec_eval on the `.trec` reproduces it all.
+- `vidore`: vidore-benchmark 5.0.0 (`ViDoReEvaluatorQA` / `ViDoReEvaluatorBEIR`, which
+  compute metrics with mteb 1.16's `RetrievalEvaluator`):
+  - merging rows into pages, `max(results.get(page, 0), score)`: every score but the
+    corpus's first entry's is floored at 0;
+  - ndcg/map/recall/precision means rounded to 5 digits;
+  - MRR@k by its own code: a stable sort by score alone, so ties keep the order in which
+    pages first appear in the corpus, and the mean is over every query searched.
+  Not yet reproduced: the official retrievers' score arithmetic (colpali-engine's
+  `score_multi_vector` in the embedding dtype; BiSigLIP's raw dot product), so under
+  this protocol the metrics are the official evaluator's on pagebench's scores.
+- `mteb`: MTEB 2.x's `calculate_retrieval_scores`: ndcg/map/recall/precision means
+  rounded to 5 digits; MRR@k its own code, ordered as trec_eval, not rounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TIE_RULE = "trec_eval"  # score descending, then id descending (`benchmark.engine.ranking`)
+
+
+@dataclass(frozen=True)
+class EvaluationProtocol:
+    name: str
+    floor_merged_scores: bool  # max(results.get(page, 0), score) when merging entries
+    mean_digits: int | None  # round(mean, digits) for ndcg/map/recall/precision
+    mrr_ties: Literal["trec_eval", "corpus order"]
+
+
+PROTOCOLS = {
+    "pagebench": EvaluationProtocol("pagebench", False, None, "trec_eval"),
+    "vidore": EvaluationProtocol("vidore", True, 5, "corpus order"),
+    "mteb": EvaluationProtocol("mteb", False, 5, "trec_eval"),
+}
+PROTOCOL_NAMES = tuple(PROTOCOLS)
+DEFAULT_PROTOCOL = "pagebench"
+ROUNDED_FAMILIES = ("ndcg", "map", "recall", "precision")  # MRR is never rounded by either tool

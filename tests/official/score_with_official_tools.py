@@ -1,0 +1,107 @@
+"""Runs inside an official tool's own virtual environment (see tests/official/README.md):
+reads a request (JSON) naming fixture datasets and a fixed score table, scores them
+with the official evaluator, prints its metrics as JSON on stdout.
+
+    python score_with_official_tools.py request.json
+
+request: {"tool": "vidore-qa" | "vidore-beir" | "mteb", "dataset": folder,
+          "scores": {query text: [score per corpus row, in corpus order]}}
+"""
+
+import json
+import sys
+from pathlib import Path
+
+
+def vidore_retriever(scores_by_text: dict):
+    """A vision retriever whose scores are the request's table: queries are embedded as
+    their index in the table, passages as their row position (the evaluator embeds
+    them in dataset order)."""
+    import torch
+    from vidore_benchmark.retrievers.base_vision_retriever import BaseVisionRetriever
+
+    texts = list(scores_by_text)
+    table = torch.tensor([scores_by_text[text] for text in texts], dtype=torch.float32)
+
+    class FixedScores(BaseVisionRetriever):
+        def __init__(self):
+            super().__init__(use_visual_embedding=True)
+            self.passages_seen = 0
+
+        def forward_queries(self, queries, batch_size, **kwargs):  # noqa: ARG002 (the interface)
+            return [torch.tensor([float(texts.index(query))]) for query in queries]
+
+        def forward_passages(self, passages, batch_size, **kwargs):  # noqa: ARG002 (the interface)
+            start, self.passages_seen = self.passages_seen, self.passages_seen + len(passages)
+            return [torch.tensor([float(row)]) for row in range(start, self.passages_seen)]
+
+        def get_scores(self, query_embeddings, passage_embeddings, batch_size=None):  # noqa: ARG002
+            rows = [int(query[0]) for query in query_embeddings]
+            columns = [int(passage[0]) for passage in passage_embeddings]
+            return table[rows][:, columns]
+
+    return FixedScores()
+
+
+def vidore_qa(request: dict) -> dict:
+    from datasets import Dataset
+    from vidore_benchmark.evaluation.vidore_evaluators import ViDoReEvaluatorQA
+
+    dataset = Dataset.from_parquet(str(Path(request["dataset"]) / "data" / "test-00000-of-00001.parquet"))
+    evaluator = ViDoReEvaluatorQA(vidore_retriever(request["scores"]))
+    return evaluator.evaluate_dataset(dataset, batch_query=4, batch_passage=4, batch_score=4)
+
+
+def vidore_beir(request: dict) -> dict:
+    from datasets import Dataset
+    from vidore_benchmark.evaluation.vidore_evaluators import ViDoReEvaluatorBEIR
+
+    folder = Path(request["dataset"])
+    subsets = {
+        name: Dataset.from_parquet(str(folder / name / "test-00000-of-00001.parquet"))
+        for name in ("corpus", "queries", "qrels")
+    }
+    evaluator = ViDoReEvaluatorBEIR(vidore_retriever(request["scores"]), passage_column="image")
+    return evaluator.evaluate_dataset(subsets, batch_query=4, batch_passage=4, batch_score=4)
+
+
+def mteb(request: dict) -> dict:
+    """MTEB 2.x's retrieval metrics on the {query id: {corpus id: score}} run that its
+    search step hands them (every page; ids as strings, scores as Python floats)."""
+    from datasets import Dataset
+    from mteb._evaluators.retrieval_metrics import calculate_retrieval_scores, make_score_dict
+
+    folder = Path(request["dataset"])
+    corpus = Dataset.from_parquet(str(folder / "corpus" / "test-00000-of-00001.parquet"))
+    queries = Dataset.from_parquet(str(folder / "queries" / "test-00000-of-00001.parquet"))
+    qrels_rows = Dataset.from_parquet(str(folder / "qrels" / "test-00000-of-00001.parquet"))
+    qrels: dict = {}
+    for row in qrels_rows:
+        qrels.setdefault(str(row["query-id"]), {})[str(row["corpus-id"])] = int(row["score"])
+    results = {
+        str(query_id): {
+            str(corpus_id): float(score)
+            for corpus_id, score in zip(corpus["corpus-id"], request["scores"][text], strict=True)
+        }
+        for query_id, text in zip(queries["query-id"], queries["query"], strict=True)
+        if str(query_id) in qrels  # MTEB filters unjudged queries out before search
+    }
+    k_values = [1, 3, 5, 10, 20, 50, 100]
+    scores = calculate_retrieval_scores(results, qrels, k_values=k_values, skip_first_result=False)
+    return make_score_dict(
+        ndcg=scores.ndcg,
+        _map=scores.map,
+        recall=scores.recall,
+        precision=scores.precision,
+        mrr=scores.mrr,
+        naucs=scores.naucs,
+        naucs_mrr=scores.naucs_mrr,
+        hit_rate=scores.hit_rate,
+        task_scores={},
+    )
+
+
+if __name__ == "__main__":
+    request = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    metrics = {"vidore-qa": vidore_qa, "vidore-beir": vidore_beir, "mteb": mteb}[request["tool"]](request)
+    print(json.dumps({name: value for name, value in metrics.items() if isinstance(value, (int, float))}))

@@ -1,0 +1,222 @@
+"""pagebench against the official evaluators' own code, on the same data and scores.
+
+vidore-benchmark 5.0.0 (`ViDoReEvaluatorQA`, `ViDoReEvaluatorBEIR`) and MTEB 2.x
+(`calculate_retrieval_scores`) run in virtual environments of their own
+(`tests/official`), on parquet fixtures with the real column schemas, through a
+retriever whose scores the test fixes: negative, tied and bfloat16-rounded scores,
+repeated and `None` queries, one page on several rows. pagebench, under the matching
+`--protocol`, must report the same value for every metric at every cutoff.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.core.vocabulary import METRIC_NAMES
+from benchmark.retrievers.base import EncodedQueries
+from benchmark.run.evaluate import evaluate
+from benchmark.run.settings import RunSettings
+from benchmark.tasks import load_task
+from benchmark.tasks.spec import load_spec_file
+from tests.conftest import make_beir_folder, png_bytes, write_parquet, write_spec
+from tests.official import HERE, official_python
+
+TOLERANCE = 1e-6
+# A few values, some negative, many equal: ties everywhere, and every one a bfloat16.
+SCORE_GRID = np.array([-1.5, -0.5, -0.125, 0.0, 0.25, 0.5, 0.75, 1.0, 19.125, 19.25], dtype=np.float32)
+
+# (query, image_filename), as in a ViDoRe v1 QA dataset: a query on several rows (its
+# last row's page is the relevant one), rows without a query, a page on several rows.
+QA_ROWS = [
+    ("what does the chart show?", "a.png"),
+    ("who signed the letter?", "b.png"),
+    ("what does the chart show?", "c.png"),
+    (None, "d.png"),
+    ("when was the meeting?", "a.png"),
+    ("where is the plant?", "e.png"),
+    (None, "f.png"),
+    ("which year had the most revenue?", "g.png"),
+    ("how many employees?", "b.png"),
+    ("what does the chart show?", "h.png"),
+    ("why did costs rise?", "i.png"),
+    ("when was the meeting?", "j.png"),
+    ("what is the total?", "k.png"),
+    ("what is the total?", "k.png"),
+]
+
+
+def score_table(texts: list[str], n_rows: int, seed: int) -> dict[str, list[float]]:
+    rng = np.random.default_rng(seed)
+    table = {text: [float(score) for score in rng.choice(SCORE_GRID, size=n_rows)] for text in texts}
+    table[texts[0]] = [-1.5] * n_rows  # all negative: flooring, and the first page's exemption
+    table[texts[1]] = [0.0] * n_rows  # all tied
+    return table
+
+
+class FixedScores:
+    """A retriever whose score for (query text, corpus entry) is the table's, by entry position."""
+
+    name = "fixed-scores"
+    page_input = "image"
+
+    def __init__(self, table: dict[str, list[float]]):
+        self.table = table
+        self.entry_ids: list[str] = []
+
+    def describe(self) -> dict:
+        return {"device": "cpu"}
+
+    def begin_index(self, languages) -> None:  # noqa: ARG002 (the Retriever protocol)
+        self.entry_ids = []
+
+    def add_pages(self, batch) -> None:
+        self.entry_ids.extend(batch.ids)
+
+    def finish_index(self) -> None:
+        pass
+
+    def encode_queries(self, queries) -> EncodedQueries:
+        return EncodedQueries(ids=[query.id for query in queries], payload=[query.text for query in queries])
+
+    def search(self, encoded: EncodedQueries, top_k: int):
+        return {
+            query_id: list(zip(self.entry_ids, self.table[text], strict=True))[
+                : max(top_k, len(self.entry_ids))
+            ]
+            for query_id, text in zip(encoded.ids, encoded.payload, strict=True)
+        }
+
+    def index_nbytes(self) -> int | None:
+        return None
+
+
+def official_metrics(tool: str, environment: str, dataset: Path, table: dict, tmp_path: Path) -> dict:
+    request = tmp_path / f"{tool}-request.json"
+    request.write_text(json.dumps({"tool": tool, "dataset": str(dataset), "scores": table}), encoding="utf-8")
+    completed = subprocess.run(
+        [str(official_python(environment)), str(HERE / "score_with_official_tools.py"), str(request)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def pagebench_metrics(spec_path: Path, table: dict, protocol: str) -> dict:
+    task = load_task(load_spec_file(spec_path))
+    settings = RunSettings(cache_dir=None, show_progress=False, latency_queries=0, protocol=protocol)
+    return evaluate(task, FixedScores(table), settings).document.metrics
+
+
+def differences(ours: dict, official: dict) -> dict:
+    """Every pagebench metric whose official value differs by more than TOLERANCE."""
+    assert set(METRIC_NAMES) <= set(official)
+    return {
+        name: (ours[name], official[name])
+        for name in METRIC_NAMES
+        if abs(ours[name] - official[name]) > TOLERANCE
+    }
+
+
+def print_table(label: str, ours: dict, official: dict) -> None:
+    """The side-by-side table the issue note quotes (shown with pytest -s)."""
+    print(f"\n{label}: metric, pagebench, official, |difference|")
+    for name in METRIC_NAMES:
+        print(f"  {name:<16} {ours[name]:.6f} {official[name]:.6f} {abs(ours[name] - official[name]):.1e}")
+
+
+@pytest.fixture
+def qa_dataset(tmp_path) -> tuple[Path, Path, dict]:
+    from datasets import Image, Value
+
+    n = len(QA_ROWS)
+    columns = {
+        "questionId": [str(row) for row in range(n)],
+        "query": [query for query, _ in QA_ROWS],
+        "image": [{"bytes": png_bytes(name), "path": None} for _, name in QA_ROWS],
+        "docId": list(range(n)),
+        "image_filename": [name for _, name in QA_ROWS],
+        "page": ["1"] * n,
+        "answer": [None] * n,
+        "source": ["fixture"] * n,
+    }
+    features = {name: Value("string") for name in columns} | {"image": Image(), "docId": Value("int64")}
+    folder = tmp_path / "qa"
+    write_parquet(folder / "data" / "test-00000-of-00001.parquet", columns, features)
+    spec = write_spec(
+        tmp_path / "qa.toml",
+        name="official-qa",
+        suite="test",
+        description="ViDoRe v1 QA fixture",
+        format="vidore-qa",
+        path=str(folder),
+        languages=["en"],
+    )
+    texts = list(dict.fromkeys(query for query, _ in QA_ROWS if query is not None))
+    return folder, spec, score_table(texts, n, seed=1)
+
+
+@pytest.fixture
+def beir_dataset(tmp_path) -> tuple[Path, Path, dict]:
+    n_pages = 16
+    corpus = {
+        "corpus-id": list(range(n_pages)),
+        "image": [{"bytes": png_bytes(f"page {page}"), "path": None} for page in range(n_pages)],
+    }
+    texts = [f"question number {query}" for query in range(9)]
+    queries = {"query-id": list(range(len(texts))), "query": texts}
+    rng = np.random.default_rng(2)
+    qrels = {"query-id": [], "corpus-id": [], "score": []}
+    for query in range(len(texts)):
+        for page in rng.choice(n_pages, size=3, replace=False):
+            qrels["query-id"].append(query)
+            qrels["corpus-id"].append(int(page))
+            qrels["score"].append(int(rng.integers(0, 3)))  # graded, 0 included
+    folder = make_beir_folder(tmp_path / "beir", corpus, queries, qrels)
+    spec = write_spec(
+        tmp_path / "beir.toml",
+        name="official-beir",
+        suite="test",
+        description="ViDoRe v2 BEIR fixture",
+        format="beir",
+        path=str(folder),
+        languages=["en"],
+    )
+    return folder, spec, score_table(texts, n_pages, seed=3)
+
+
+def test_vidore_protocol_matches_vidore_benchmark_on_qa_data(qa_dataset, tmp_path):
+    folder, spec, table = qa_dataset
+    official = official_metrics("vidore-qa", "vidore", folder, table, tmp_path)
+    ours = pagebench_metrics(spec, table, "vidore")
+    print_table("ViDoReEvaluatorQA", ours, official)
+    assert not differences(ours, official)
+
+
+def test_vidore_protocol_matches_vidore_benchmark_on_beir_data(beir_dataset, tmp_path):
+    folder, spec, table = beir_dataset
+    official = official_metrics("vidore-beir", "vidore", folder, table, tmp_path)
+    ours = pagebench_metrics(spec, table, "vidore")
+    print_table("ViDoReEvaluatorBEIR", ours, official)
+    assert not differences(ours, official)
+
+
+def test_mteb_protocol_matches_mteb_on_beir_data(beir_dataset, tmp_path):
+    folder, spec, table = beir_dataset
+    official = official_metrics("mteb", "mteb", folder, table, tmp_path)
+    ours = pagebench_metrics(spec, table, "mteb")
+    print_table("MTEB calculate_retrieval_scores", ours, official)
+    assert not differences(ours, official)
+
+
+def test_the_default_protocol_differs_where_the_official_semantics_do(qa_dataset, tmp_path):
+    """Guards the test itself: without the vidore semantics the numbers do not match."""
+    folder, spec, table = qa_dataset
+    official = official_metrics("vidore-qa", "vidore", folder, table, tmp_path)
+    assert differences(pagebench_metrics(spec, table, "pagebench"), official)
