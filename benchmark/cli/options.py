@@ -116,7 +116,6 @@ def retriever_options(args: argparse.Namespace) -> RetrieverOptions:
         pool_factor=args.pool_factor,
         index_dir=args.index_on_disk,
         params=parse_params(args.param),
-        protocol=args.protocol,
     )
 
 

@@ -9,8 +9,8 @@ pagebench's numbers relate to the official tools"):
   is trec_eval's `recip_rank` cut at k, so trec_eval on the `.trec` reproduces it all.
 - `vidore`: vidore-benchmark 5.0.0 (`ViDoReEvaluatorQA` / `ViDoReEvaluatorBEIR`, which
   compute metrics with mteb 1.16's `RetrievalEvaluator`):
-  - merging rows into pages, `max(results.get(page, 0), score)`: every score but the
-    corpus's first entry's is floored at 0;
+  - merging rows into pages, `max(results.get(page, 0), score)`: every page's score is
+    floored at 0 except the page of the corpus's first entry (its first row sets it);
   - ndcg/map/recall/precision means rounded to 5 digits;
   - MRR@k by its own code: a stable sort by score alone, so ties keep the order in which
     pages first appear in the corpus, and the mean is over every query searched.

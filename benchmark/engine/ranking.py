@@ -48,12 +48,12 @@ def top_k(scores: np.ndarray, k: int, tie_ranks: np.ndarray) -> np.ndarray:
     return candidates[order[:k]]
 
 
-def as_ranked_score(score: float) -> float:
+def _as_ranked_score(score: float) -> float:
     """The score as trec_eval holds it: float32 (NaN as -inf), returned as a Python float."""
     return float("-inf") if math.isnan(score) else float(np.float32(score))
 
 
 def best_first(scored: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
     """(id, score) pairs in ranking order: score (float32, NaN as -inf) descending, then id descending."""
-    cleaned = [(item_id, as_ranked_score(score)) for item_id, score in scored]
+    cleaned = [(item_id, _as_ranked_score(score)) for item_id, score in scored]
     return sorted(cleaned, key=lambda item: (item[1], item[0]), reverse=True)

@@ -1,14 +1,12 @@
 """IR metrics through pytrec_eval, averaged over every query of the task.
 
-Two choices differ from a bare pytrec_eval call, both to avoid pitfalls seen in
-peer tools:
-- a query with no returned page still counts, with 0 for every metric, instead of
-  vanishing from the average;
-- nothing else: pytrec_eval gets the run's own scores, the ones written to the
-  `.trec` file. It re-sorts them by trec_eval's rule (score descending, then page id
-  descending), which is the rule every ranked list in pagebench already follows
-  (`benchmark.engine.ranking`), so trec_eval or ir_measures on the written files
-  give these same numbers.
+pytrec_eval gets the run's own scores, the ones written to the `.trec` file. It
+re-sorts them by trec_eval's rule (score descending, then page id descending), which
+every ranked list in pagebench already follows (`benchmark.engine.ranking`), so
+trec_eval or ir_measures on the written files give these same numbers. One choice
+differs from a bare pytrec_eval call, to avoid a pitfall seen in peer tools: a query
+with no returned page still counts, with 0 for every metric, instead of vanishing from
+the average. The protocols (`benchmark.core.protocols`) then follow the official tools.
 """
 
 from __future__ import annotations
@@ -49,24 +47,18 @@ def evaluate_run(
     raw = evaluator.evaluate(scores)
 
     per_query = {qid: _named_measures(raw.get(qid)) for qid in qrels}
-    n_searched = len(per_query)
+    mrr_queries = len(per_query)
     if protocol.mrr_ties == "corpus order":
         _official_mrr(qrels, run, per_query, page_positions or {})
-        n_searched = len(set(run) | set(qrels))
-    means = {name: _mean([values[name] for values in per_query.values()]) for name in METRIC_NAMES}
-    for k in CUTOFFS:
-        means[f"mrr_at_{k}"] = (
-            sum(values[f"mrr_at_{k}"] for values in per_query.values()) / n_searched if n_searched else 0.0
-        )
-    if protocol.mean_digits is not None:
-        for name in METRIC_NAMES:
-            if name.split("_at_")[0] in ROUNDED_FAMILIES:
-                means[name] = round(means[name], protocol.mean_digits)
+        mrr_queries = len(set(run) | set(qrels))
+    means = {}
+    for name in METRIC_NAMES:
+        family = name.split("_at_")[0]
+        n = mrr_queries if family == "mrr" else len(per_query)
+        mean = sum(values[name] for values in per_query.values()) / n if n else 0.0
+        rounded = protocol.mean_digits is not None and family in ROUNDED_FAMILIES
+        means[name] = round(mean, protocol.mean_digits) if rounded else mean
     return means, per_query
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
 
 
 def _official_mrr(qrels: Qrels, run: RankedRun, per_query: dict[str, dict[str, float]], positions) -> None:

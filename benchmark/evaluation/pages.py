@@ -53,8 +53,8 @@ def rank_pages(
                     f"the retriever returned {entry_id!r} for query {query_id!r}, which is not in the corpus"
                 )
             floored = floor_merged_scores and page_id != unfloored_page
-            score = max(entry_score, 0.0) if floored else entry_score
-            best[page_id] = max(best.get(page_id, score), score)
+            # entries come best first and flooring keeps their order: a page's first is its max
+            best.setdefault(page_id, max(entry_score, 0.0) if floored else entry_score)
         ranked[query_id] = best_first(best.items())[:top_k]
     return ranked
 

@@ -33,9 +33,6 @@ def _from_version_1(document: dict) -> dict:
 def _from_version_2(document: dict) -> dict:
     """Versions 1 and 2 broke ties by page id ascending and had no protocols: say so, so
     that they are never compared with files ranked by trec_eval's rule."""
-    fields = list(document.items())
-    at = next((i for i, (key, _) in enumerate(fields) if key == "retriever"), len(fields) - 1) + 1
-    fields.insert(at, ("evaluation", {"protocol": "pagebench", "tie_rule": "page id ascending"}))
-    document = dict(fields)
+    document["evaluation"] = {"protocol": "pagebench", "tie_rule": "page id ascending"}
     document["schema_version"] = SCHEMA_VERSION
     return document

@@ -11,6 +11,7 @@ With the last two, trec_eval or ir_measures recompute every metric in the first
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,7 @@ def write_result(result: TaskResult, output_dir: Path) -> Path:
     """Write the TREC and JSON files atomically, under the document's run name; returns the JSON path."""
     document = result.document
     folder = output_dir / check_run_name(document.run_name)
-    _check_trec_ids(result.ranked)
-    _check_trec_ids({query_id: list(judged.items()) for query_id, judged in result.qrels.items()})
+    _check_trec_ids(result)
     write_text_atomic(folder / f"{document.task.name}.trec", trec_lines(result.ranked, document.run_name))
     write_text_atomic(folder / f"{document.task.name}.qrels", qrels_lines(result.qrels))
     json_path = folder / f"{document.task.name}.json"
@@ -84,11 +84,18 @@ def write_result(result: TaskResult, output_dir: Path) -> Path:
     return json_path
 
 
-def _check_trec_ids(ranked: RankedRun) -> None:
-    """TREC run files are whitespace-separated: an id with a space would corrupt them."""
-    for query_id, pages in ranked.items():
-        for identifier in (query_id, *(page_id for page_id, _ in pages)):
-            if not identifier or any(character.isspace() for character in identifier):
-                raise PagebenchError(
-                    f"id {identifier!r} contains whitespace and cannot be written to a TREC run"
-                )
+def _trec_ids(result: TaskResult) -> Iterator[str]:
+    """Every id the .trec and .qrels files will hold."""
+    yield from result.ranked
+    yield from result.qrels
+    for pages in result.ranked.values():
+        yield from (page_id for page_id, _ in pages)
+    for judged in result.qrels.values():
+        yield from judged
+
+
+def _check_trec_ids(result: TaskResult) -> None:
+    """TREC files are whitespace-separated: an id with a space would corrupt them."""
+    for identifier in _trec_ids(result):
+        if not identifier or any(character.isspace() for character in identifier):
+            raise PagebenchError(f"id {identifier!r} contains whitespace and cannot be written to a TREC run")

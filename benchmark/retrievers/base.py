@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from benchmark.core.defaults import POOL_FACTOR
-from benchmark.core.protocols import DEFAULT_PROTOCOL
 from benchmark.core.types import PageBatch, Query, RankedRun
 
 
@@ -45,7 +44,6 @@ class RetrieverOptions:
     pool_factor: int = POOL_FACTOR  # hierarchical token pooling of multi-vector pages
     index_dir: str | None = None  # keep page vectors on disk here (float16), not in memory
     params: dict[str, str] = field(default_factory=dict)  # --param key=value
-    protocol: str = DEFAULT_PROTOCOL  # whose semantics the run follows (core.protocols); for plugins
 
 
 @dataclass(frozen=True)
