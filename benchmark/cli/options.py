@@ -96,11 +96,12 @@ def _add_running_options(parser: argparse.ArgumentParser) -> None:
         "--protocol",
         choices=PROTOCOL_NAMES,
         default=DEFAULT_PROTOCOL,
-        help="whose semantics the metrics follow: pagebench (exact float32 scores, trec_eval on the "
-        ".trec reproduces every number), vidore (vidore-benchmark 5.0.0's evaluator: scores floored at 0 "
-        "when rows merge, its MRR tie order, means rounded to 5 digits) or mteb (MTEB 2.x: means rounded "
-        "to 5 digits). Recorded in the results; runs under different protocols are never compared "
-        "(default: %(default)s)",
+        help="whose semantics the numbers follow: pagebench (exact float32 scores, trec_eval on the "
+        ".trec reproduces every number), vidore (vidore-benchmark 5.0.0: its retrievers' score "
+        "arithmetic (ColPali/ColQwen2 in bfloat16 as colpali-engine, BiSigLIP by raw dot product), "
+        "scores floored at 0 when rows merge, its MRR tie order, means rounded to 5 digits) or mteb "
+        "(MTEB 2.x: means rounded to 5 digits). Recorded in the results; runs under different "
+        "protocols are never compared (default: %(default)s)",
     )
     running.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -116,6 +117,7 @@ def retriever_options(args: argparse.Namespace) -> RetrieverOptions:
         pool_factor=args.pool_factor,
         index_dir=args.index_on_disk,
         params=parse_params(args.param),
+        protocol=args.protocol,
     )
 
 

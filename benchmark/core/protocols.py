@@ -13,10 +13,11 @@ pagebench's numbers relate to the official tools"):
     floored at 0 except the page of the corpus's first entry (its first row sets it);
   - ndcg/map/recall/precision means rounded to 5 digits;
   - MRR@k by its own code: a stable sort by score alone, so ties keep the order in which
-    pages first appear in the corpus, and the mean is over every query searched.
-  Not yet reproduced: the official retrievers' score arithmetic (colpali-engine's
-  `score_multi_vector` in the embedding dtype; BiSigLIP's raw dot product), so under
-  this protocol the metrics are the official evaluator's on pagebench's scores.
+    pages first appear in the corpus, and the mean is over every query searched;
+  - the official retrievers' score arithmetic, where vidore-benchmark has the retriever:
+    ColPali/ColQwen2 as colpali-engine's `score_multi_vector` (bfloat16 model, scores in
+    the embedding dtype, blocks of 128 zero-padded), BiSigLIP's raw float32 dot product
+    (`benchmark.engine.reference_scoring`); bm25-ocr takes `--param variant=vidore`.
 - `mteb`: MTEB 2.x's `calculate_retrieval_scores`: ndcg/map/recall/precision means
   rounded to 5 digits; MRR@k its own code, ordered as trec_eval, not rounded.
 """
@@ -35,12 +36,13 @@ class EvaluationProtocol:
     floor_merged_scores: bool  # max(results.get(page, 0), score) when merging entries
     mean_digits: int | None  # round(mean, digits) for ndcg/map/recall/precision
     mrr_ties: Literal["trec_eval", "corpus order"]
+    official_arithmetic: bool  # retrievers score as the official tool's retrievers do
 
 
 PROTOCOLS = {
-    "pagebench": EvaluationProtocol("pagebench", False, None, "trec_eval"),
-    "vidore": EvaluationProtocol("vidore", True, 5, "corpus order"),
-    "mteb": EvaluationProtocol("mteb", False, 5, "trec_eval"),
+    "pagebench": EvaluationProtocol("pagebench", False, None, "trec_eval", official_arithmetic=False),
+    "vidore": EvaluationProtocol("vidore", True, 5, "corpus order", official_arithmetic=True),
+    "mteb": EvaluationProtocol("mteb", False, 5, "trec_eval", official_arithmetic=False),
 }
 PROTOCOL_NAMES = tuple(PROTOCOLS)
 DEFAULT_PROTOCOL = "pagebench"

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from benchmark.core.defaults import POOL_FACTOR
+from benchmark.core.protocols import DEFAULT_PROTOCOL
 from benchmark.core.types import PageBatch, Query, RankedRun
 
 
@@ -44,6 +45,7 @@ class RetrieverOptions:
     pool_factor: int = POOL_FACTOR  # hierarchical token pooling of multi-vector pages
     index_dir: str | None = None  # keep page vectors on disk here (float16), not in memory
     params: dict[str, str] = field(default_factory=dict)  # --param key=value
+    protocol: str = DEFAULT_PROTOCOL  # vidore: score with the official retriever's arithmetic
 
 
 @dataclass(frozen=True)

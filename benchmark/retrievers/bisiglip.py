@@ -5,6 +5,10 @@ checkpoints of the same class. SigLIP compares L2-normalised embeddings (its log
 is a scaled and shifted cosine), so pages are ranked by cosine similarity. Text is
 padded to the tokenizer's maximum length, as SigLIP was trained: it has no
 attention mask over padding, so other padding would change the embedding.
+
+Under `--protocol vidore` the features are not normalised and pages are ranked by
+their raw float32 dot product, as vidore-benchmark 5.0.0's SigLIP retriever does
+(a float32 model unless --dtype says otherwise).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ class BiSiglipRetriever(EmbeddingRetriever):
     name = "bisiglip"
     multi_vector = False
     default_checkpoint = "google/siglip-so400m-patch14-384"
+    official_dtype = "float32"  # vidore-benchmark loads SigLIP with transformers' default dtype
+    official_similarity = "dot"
 
     def load(self) -> None:
         from transformers import SiglipModel, SiglipProcessor
@@ -32,15 +38,18 @@ class BiSiglipRetriever(EmbeddingRetriever):
 
     def embed_pages(self, batch: PageBatch) -> list:
         inputs = self.to_device(self.processor(images=batch.images, return_tensors="pt"))
-        return _normalised_rows(self.model.get_image_features(**inputs))
+        return self._rows(self.model.get_image_features(**inputs))
 
     def embed_queries(self, texts: list[str]) -> list:
         inputs = self.processor(text=texts, padding="max_length", truncation=True, return_tensors="pt")
-        return _normalised_rows(self.model.get_text_features(**self.to_device(inputs)))
+        return self._rows(self.model.get_text_features(**self.to_device(inputs)))
 
+    def embedding_key(self) -> dict:
+        return super().embedding_key() | {"normalised": not self.official}
 
-def _normalised_rows(features) -> list:
-    # transformers 5 may return an output object: the embedding is its pooler_output
-    vectors = getattr(features, "pooler_output", features).float()
-    vectors = vectors / vectors.norm(dim=-1, keepdim=True)
-    return [vector.unsqueeze(0) for vector in vectors]
+    def _rows(self, features) -> list:
+        # transformers 5 may return an output object: the embedding is its pooler_output
+        vectors = getattr(features, "pooler_output", features).float()
+        if not self.official:
+            vectors = vectors / vectors.norm(dim=-1, keepdim=True)
+        return [vector.unsqueeze(0) for vector in vectors]

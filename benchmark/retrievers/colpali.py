@@ -23,6 +23,8 @@ class ColPaliRetriever(EmbeddingRetriever):
     model_type = "colpali"
     model_class = "ColPaliForRetrieval"
     processor_class = "ColPaliProcessor"
+    official_dtype = "bfloat16"  # vidore-benchmark loads ColPali and ColQwen2 in bfloat16
+    official_similarity = "maxsim"
 
     def load(self) -> None:
         import transformers

@@ -22,10 +22,12 @@ from benchmark.core.device import (
 )
 from benchmark.core.errors import PagebenchError
 from benchmark.core.files import folder_state_hash
+from benchmark.core.protocols import PROTOCOLS
 from benchmark.core.types import PageBatch, Query, RankedRun
 from benchmark.engine.index import PageVectorIndex
 from benchmark.engine.pooling import pool_page_vectors
 from benchmark.engine.ranking import id_ranks
+from benchmark.engine.reference_scoring import OFFICIAL_BLOCK, ReferenceScoringIndex
 from benchmark.retrievers.base import EncodedQueries, RetrieverOptions
 
 
@@ -34,6 +36,11 @@ class EmbeddingRetriever:
     page_input = "image"
     multi_vector = True  # token pooling only makes sense for multi-vector pages
     default_checkpoint = ""
+    # How vidore-benchmark 5.0.0's retriever of this family loads and scores (None: it has
+    # none, so `--protocol vidore` keeps pagebench's arithmetic): its model dtype, and
+    # "maxsim" (colpali-engine's score_multi_vector) or "dot" (raw float32 dot product).
+    official_dtype: str | None = None
+    official_similarity: str | None = None
 
     def __init__(self, options: RetrieverOptions):
         self.torch = import_torch()
@@ -44,7 +51,11 @@ class EmbeddingRetriever:
         self.checkpoint_name = options.checkpoint or self.default_checkpoint
         self.revision = options.revision
         self.device = resolve_device(options.device)
-        self.dtype = getattr(self.torch, resolve_dtype(options.dtype, self.device))
+        self.official = bool(PROTOCOLS[options.protocol].official_arithmetic and self.official_similarity)
+        if self.official:
+            _check_official_options(self.name, options)
+        requested_dtype = self.official_dtype if self.official and options.dtype == "auto" else options.dtype
+        self.dtype = getattr(self.torch, resolve_dtype(requested_dtype, self.device))
         self.scoring_dtype = resolve_scoring_dtype(options.scoring_dtype, self.device)
         self.pool_factor = options.pool_factor
         self.index_dir = Path(options.index_dir) if options.index_dir else None
@@ -69,10 +80,11 @@ class EmbeddingRetriever:
             "revision": self.revision,
             "resolved_revision": self.resolved_revision,
             "device": self.device,
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": self.dtype_name,
             "model_parameters": self.model_parameters(),
             "parameters": {
                 "similarity": "maxsim" if self.multi_vector else "dot",
+                "score_arithmetic": self.score_arithmetic(),
                 "scoring_dtype": self.scoring_dtype,
                 "pool_factor": self.pool_factor,
                 "batch_size": self.batch_size,
@@ -80,8 +92,25 @@ class EmbeddingRetriever:
             },
         }
 
+    def score_arithmetic(self) -> str:
+        if not self.official:
+            return f"pagebench engine, exact {'float32 sums' if self.multi_vector else 'dot products'}"
+        if self.official_similarity == "maxsim":
+            return (
+                f"colpali-engine score_multi_vector ({self.dtype_name}, "
+                f"blocks of {OFFICIAL_BLOCK}, zero-padded)"
+            )
+        return "vidore-benchmark raw dot product (float32)"
+
     def begin_index(self, languages: Sequence[str]) -> None:  # noqa: ARG002 - embeddings ignore the language
-        self._index = PageVectorIndex(dtype=self.scoring_dtype, device=self.device, store_dir=self.index_dir)
+        if not self.official:
+            self._index = PageVectorIndex(
+                dtype=self.scoring_dtype, device=self.device, store_dir=self.index_dir
+            )
+        elif self.official_similarity == "maxsim":  # in the embedding dtype, as colpali-engine
+            self._index = ReferenceScoringIndex(similarity="maxsim", dtype=self.dtype_name)
+        else:  # float32, as vidore-benchmark's SigLIP
+            self._index = ReferenceScoringIndex(similarity="dot", dtype="float32")
         self._ids: list[str] = []
 
     def add_pages(self, batch: PageBatch) -> None:
@@ -112,7 +141,7 @@ class EmbeddingRetriever:
             "resolved_revision": self.resolved_revision,
             # a local folder has no commit: its files' sizes and times stand for one
             "checkpoint_files": folder_state_hash(folder) if folder.is_dir() else None,
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": self.dtype_name,
             "device_type": device_type(self.device),
             "pool_factor": self.pool_factor,
         }
@@ -145,6 +174,10 @@ class EmbeddingRetriever:
         return self._index.nbytes
 
     # --- helpers for subclasses -----------------------------------------------------
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
     def model_parameters(self) -> int | None:
         """Number of weights, so a report shows at a glance a tiny test model from a real one."""
         model = getattr(self, "model", None) or getattr(self, "backbone", None)
@@ -165,3 +198,17 @@ class EmbeddingRetriever:
                 else value.to(self.device)
             )
         return moved
+
+
+def _check_official_options(name: str, options: RetrieverOptions) -> None:
+    """Options that would change the official arithmetic are refused, not silently ignored."""
+    if options.scoring_dtype != "auto":
+        raise PagebenchError(
+            f"{name}: --scoring-dtype does not apply with --protocol {options.protocol} "
+            "(scores are computed in the embedding dtype, as the official retriever does)"
+        )
+    if options.index_dir:
+        raise PagebenchError(
+            f"{name}: --index-on-disk stores float16, which would change the official arithmetic; "
+            f"drop it with --protocol {options.protocol}"
+        )

@@ -6,6 +6,8 @@ with the official evaluator, prints its metrics as JSON on stdout.
 
 request: {"tool": "vidore-qa" | "vidore-beir" | "mteb", "dataset": folder,
           "scores": {query text: [score per corpus row, in corpus order]}}
+      or {"tool": "colpali-engine", "vectors": file.pt, "output": file.pt}: colpali-engine's
+          `score_multi_vector` on {"queries": [tensor], "pages": [tensor]}, saved to output.
 """
 
 import json
@@ -101,7 +103,36 @@ def mteb(request: dict) -> dict:
     )
 
 
+def colpali_engine(request: dict) -> dict:
+    """colpali-engine's late-interaction scores, as vidore-benchmark's ColPali/ColQwen2
+    retrievers call them (`processor.score(..., batch_size=128, device="cpu")`)."""
+    import importlib.util
+    import types
+
+    import torch
+
+    # colpali_engine/__init__ imports every model class, which needs torchvision (it has no
+    # CPU wheel for this torch here); the scoring function needs none of them.
+    package = types.ModuleType("colpali_engine")
+    package.__path__ = list(importlib.util.find_spec("colpali_engine").submodule_search_locations)
+    sys.modules["colpali_engine"] = package
+    from colpali_engine.utils.processing_utils import BaseVisualRetrieverProcessor
+
+    vectors = torch.load(request["vectors"])
+    scores = BaseVisualRetrieverProcessor.score_multi_vector(
+        vectors["queries"], vectors["pages"], batch_size=128, device="cpu"
+    )
+    torch.save(scores, request["output"])
+    return {"queries": scores.shape[0], "pages": scores.shape[1]}
+
+
 if __name__ == "__main__":
     request = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    metrics = {"vidore-qa": vidore_qa, "vidore-beir": vidore_beir, "mteb": mteb}[request["tool"]](request)
+    tools = {
+        "vidore-qa": vidore_qa,
+        "vidore-beir": vidore_beir,
+        "mteb": mteb,
+        "colpali-engine": colpali_engine,
+    }
+    metrics = tools[request["tool"]](request)
     print(json.dumps({name: value for name, value in metrics.items() if isinstance(value, (int, float))}))
