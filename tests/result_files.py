@@ -24,15 +24,23 @@ def write_result_file(
     checkpoint: str | None = None,
     efficiency: dict | None = None,
     protocol: str = "pagebench",
+    suite: str | None = None,
+    main_score: str = "ndcg_at_5",
+    metric_means: dict[str, float] | None = None,
 ) -> Path:
-    """<root>/<run_name>/<task>.json whose every metric of query i is scores[i]."""
+    """<root>/<run_name>/<task>.json whose every metric of query i is scores[i]
+    (`metric_means` then overrides the mean of chosen metrics)."""
     document = json.loads(TEMPLATE.read_text(encoding="utf-8"))
     per_query = {f"q{i:03d}": dict.fromkeys(METRIC_NAMES, value) for i, value in enumerate(scores)}
-    means = {name: sum(scores) / len(scores) for name in METRIC_NAMES}
+    means = {name: sum(scores) / len(scores) for name in METRIC_NAMES} | (metric_means or {})
     document.update(run_name=run_name, per_query=per_query, metrics=means)
-    document["main_score"]["value"] = means["ndcg_at_5"]
+    document["main_score"] = {"name": main_score, "value": means[main_score]}
     document["task"].update(
-        name=task, suite=SUITE_OF[task], fingerprint=fingerprint or f"fingerprint-of-{task}", n_pages=100
+        name=task,
+        suite=suite or SUITE_OF[task],
+        fingerprint=fingerprint or f"fingerprint-of-{task}",
+        n_pages=100,
+        main_score=main_score,
     )
     document["retriever"].update(name=retriever, checkpoint=checkpoint)
     document["evaluation"] = {"protocol": protocol, "tie_rule": "trec_eval"}

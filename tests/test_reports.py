@@ -11,7 +11,7 @@ import pytest
 from benchmark.cli import build_parser
 from benchmark.core.errors import PagebenchError
 from benchmark.report.plots import pareto_front
-from benchmark.report.published import read_published
+from benchmark.report.published import REVISION_NOT_RECORDED, read_published
 from benchmark.tasks.catalog import all_specs
 from tests.result_files import REPO, write_result_file
 
@@ -163,31 +163,41 @@ def test_report_input_errors_are_one_line(cli, tmp_path):
 # --- published results ----------------------------------------------------------------
 
 
+def ndcg_at_5(run) -> dict[str, float]:
+    return {task: metrics["ndcg_at_5"] for task, metrics in run.scores.items()}
+
+
 def test_import_official_vidore_results_json():
     (run,) = read_published(PUBLISHED / "vidore-fixture-model_metrics.json", all_specs())
     assert run.label == "fixture-org/vidore-format-model" and run.source.startswith("ViDoRe results JSON")
-    assert run.scores == {"docvqa": 0.5123, "tabfquad": 0.8456}  # QA datasets -> QA-format tasks
+    assert ndcg_at_5(run) == {"docvqa": 0.5123, "tabfquad": 0.8456}  # QA datasets -> QA-format tasks
+    assert run.scores["docvqa"] == {"ndcg_at_1": 0.41, "ndcg_at_5": 0.5123, "recall_at_5": 0.6}
     assert run.unmatched == ["vidore/some_dataset_we_do_not_have"]
+    assert run.notes == {}  # the QA specs pin no commit ("main"): nothing to compare
 
 
 def test_import_bare_vidore_results_json_matches_beir_mirrors_by_name():
     (run,) = read_published(PUBLISHED / "bare-fixture-model.json", all_specs())
     assert run.label == "bare-fixture-model"
-    assert run.scores == {"arxivqa": 0.7011, "shift-beir": 0.6022, "docvqa-beir": 0.5533}
+    assert ndcg_at_5(run) == {"arxivqa": 0.7011, "shift-beir": 0.6022, "docvqa-beir": 0.5533}
+    # the BEIR mirrors are pinned, and this file says nothing of revisions
+    assert run.notes == dict.fromkeys(["shift-beir", "docvqa-beir"], REVISION_NOT_RECORDED)
 
 
 def test_import_mteb_results_folder():
     (run,) = read_published(PUBLISHED / "mteb", all_specs())
     assert run.label == "fixture-org/fixture-model@0123456789ab"
-    assert run.scores["docvqa-beir"] == 0.6012
+    assert run.scores["docvqa-beir"] == {"ndcg_at_1": 0.5, "ndcg_at_5": 0.6012}
     # four language subsets: averaged for the task, kept per language
-    assert run.scores["esg-reports-v2"] == pytest.approx(0.35)
-    assert run.scores["esg-reports-v2@fr"] == 0.4 and run.scores["esg-reports-v2@de"] == 0.2
+    assert run.score("esg-reports-v2", "ndcg_at_5") == pytest.approx(0.35)
+    assert run.score("esg-reports-v2@fr", "ndcg_at_5") == 0.4
+    assert run.score("esg-reports-v2@de", "ndcg_at_5") == 0.2
     assert run.unmatched == ["SomeTextTaskRetrieval"]
+    assert run.notes == {} and run.partial == {}  # the revisions the specs pin, every language
     (single,) = read_published(
         PUBLISHED / "mteb/fixture-org__fixture-model/0123456789abcdef/VidoreDocVQARetrieval.json", all_specs()
     )
-    assert single.scores == {"docvqa-beir": 0.6012}
+    assert ndcg_at_5(single) == {"docvqa-beir": 0.6012}
 
 
 def test_import_refuses_files_of_neither_format(tmp_path):
@@ -244,7 +254,9 @@ def test_leaderboard_ranks_complete_runs_by_average_and_never_averages_a_partial
     monkeypatch.chdir(tmp_path)
     assert cli("leaderboard", "results", "--no-plots")[0] == 0
     lines = (tmp_path / "leaderboard.md").read_text().splitlines()
-    debian = lines[lines.index("## debian-faq") + 4 : lines.index("## debian-faq") + 7]
+    heading = lines.index("## debian-faq")
+    assert lines[heading + 2] == "Ranked by nDCG@5 (`ndcg_at_5`) ×100, the suite's main score."
+    debian = lines[heading + 6 : heading + 9]
     # strong: (90+70)/2 = 80 first; colpali: 70; partial: 100 on one task, not ranked
     assert debian[0].startswith("| 1 | `strong` |") and "| **80.00** |" in debian[0]
     assert debian[1].startswith("| 2 | `colpali--tiny` |") and "| 70.00 |" in debian[1]

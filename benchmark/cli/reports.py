@@ -25,11 +25,12 @@ def _add_leaderboard(commands, common) -> None:
         help="write leaderboard.md (and its plots) from results files",
         description=(
             "Read every results file under the given folders (default: results/) and write a markdown "
-            "leaderboard: per suite, one row per run, the metric ×100 per task, the suite average (only "
-            "for runs covering every task), query latency, indexing speed, index size per page and "
-            "device; plus PNG plots (per-task bars, quality against latency and against bytes per page "
-            "with the Pareto front). Published results from the official ViDoRe results JSON or MTEB "
-            "result files can be imported to rank against. Unchanged inputs give an identical file."
+            "leaderboard: per suite, one row per run, the suite's main score (or --metric) ×100 per task, "
+            "the suite average (only for runs covering every task), query latency, indexing speed, "
+            "index size per page and device; plus PNG plots (per-task bars, quality against latency and "
+            "against bytes per page with the Pareto front). Published results from the official ViDoRe "
+            "results JSON or MTEB result files can be imported to rank against. Unchanged inputs give an "
+            "identical file."
         ),
         epilog="examples:\n  pagebench leaderboard\n"
         "  pagebench leaderboard results/ my-runs/ --import colpali_metrics.json --import mteb-results/\n",
@@ -59,7 +60,10 @@ def _add_leaderboard(commands, common) -> None:
         "--plots-dir", type=Path, help="where the PNGs go (default: a folder named like --output, beside it)"
     )
     leaderboard.add_argument("--no-plots", action="store_true", help="write the markdown only")
-    leaderboard.add_argument("--metric", default=DEFAULT_METRIC, help="default: %(default)s")
+    leaderboard.add_argument(
+        "--metric",
+        help="one metric for every table (default: each suite's main score, e.g. ndcg_at_10 for vidore-v3)",
+    )
     leaderboard.set_defaults(command=cmd_leaderboard)
 
 
@@ -146,13 +150,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from benchmark.report.published import read_published
     from benchmark.tasks.catalog import all_specs
 
-    metric = _checked_metric(args.metric)
+    metric = _checked_metric(args.metric) if args.metric is not None else None
     specs = all_specs()
-    published = [run for path in args.imports for run in read_published(path, specs, metric)]
+    published = [run for path in args.imports for run in read_published(path, specs)]
     for run in published:
         if run.unmatched:
             print(f"{run.label}: no task of ours for {', '.join(run.unmatched)} (left out)")
-    tables = suite_tables(entries_from(read_results(args.results), published, metric), specs)
+    tables = suite_tables(entries_from(read_results(args.results), published), specs, metric)
     if not tables:
         raise PagebenchError(f"no results found in {', '.join(str(p) for p in args.results)}")
     plots = {}
@@ -163,10 +167,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         for table in tables:
             plots[table.suite] = [
                 (caption, Path(os.path.relpath(path, args.output.parent or ".")).as_posix())
-                for caption, path in write_suite_plots(table, folder, metric)
+                for caption, path in write_suite_plots(table, folder)
             ]
     sources = [p.as_posix() for p in args.results] + [p.as_posix() for p in args.imports]
-    changed = write_leaderboard(render_markdown(tables, metric, sources, plots), args.output)
+    changed = write_leaderboard(render_markdown(tables, sources, plots), args.output)
     runs = sum(len(table.grid) for table in tables)
     state = "written" if changed else "unchanged"
     print(f"{args.output}: {state} ({len(tables)} suite(s), {runs} row(s))")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 CUTOFFS = (1, 3, 5, 10, 20, 50, 100)
 METRIC_FAMILIES = ("ndcg", "map", "recall", "precision", "mrr")
 METRIC_NAMES = [f"{family}_at_{k}" for family in METRIC_FAMILIES for k in CUTOFFS]
-DEFAULT_METRIC = "ndcg_at_5"  # the main score of every ViDoRe task
+DEFAULT_METRIC = "ndcg_at_5"  # the main score of ViDoRe v1 and v2 (v3: ndcg_at_10); compare and check default
 HEADLINE_METRICS = ("ndcg_at_5", "ndcg_at_10", "recall_at_5", "mrr_at_10")
 
 _FAMILY_LABELS = {"ndcg": "nDCG", "map": "MAP", "recall": "recall", "precision": "P", "mrr": "MRR"}

@@ -28,8 +28,8 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
     return front
 
 
-def write_suite_plots(table: SuiteTable, folder: Path, metric: str) -> list[tuple[str, Path]]:
-    """The figures for one suite; returns (caption, file) for each one written."""
+def write_suite_plots(table: SuiteTable, folder: Path) -> list[tuple[str, Path]]:
+    """The figures for one suite, of its table's metric; returns (caption, file) for each one written."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
@@ -37,6 +37,7 @@ def write_suite_plots(table: SuiteTable, folder: Path, metric: str) -> list[tupl
 
     plt.rcParams.update({"font.family": "DejaVu Sans", "svg.hashsalt": "pagebench"})
     folder.mkdir(parents=True, exist_ok=True)
+    metric = table.metric
     written = [(f"{metric} per task, {table.suite}", _task_bars(plt, table, folder, metric))]
     for key, axis_label, name in (
         ("query_ms_p50", "query latency p50 in ms, encode + search", "quality-vs-latency"),

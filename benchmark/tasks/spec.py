@@ -27,6 +27,11 @@ _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 
 
+def is_commit(revision: str | None) -> bool:
+    """A full commit hash (a pinned revision), not a branch or tag name such as "main"."""
+    return bool(revision and _SHA_PATTERN.match(revision))
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     name: str
@@ -66,7 +71,7 @@ class TaskSpec:
 
     @property
     def revision_is_pinned(self) -> bool:
-        return self.dataset is None or bool(self.revision and _SHA_PATTERN.match(self.revision))
+        return self.dataset is None or is_commit(self.revision)
 
     def for_language(self, code: str) -> TaskSpec:
         """The `name@code` variant: same data, only queries in that language."""
