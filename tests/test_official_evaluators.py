@@ -163,6 +163,17 @@ def qa_dataset(tmp_path) -> tuple[Path, Path, dict]:
 
 @pytest.fixture
 def beir_dataset(tmp_path) -> tuple[Path, Path, dict]:
+    return make_beir_dataset(tmp_path)
+
+
+@pytest.fixture
+def faulty_beir_dataset(tmp_path) -> tuple[Path, Path, dict]:
+    """A hub dataset whose qrels name pages missing from the corpus and a query missing
+    from the queries: the official tools score it, and so does pagebench."""
+    return make_beir_dataset(tmp_path, faults=True)
+
+
+def make_beir_dataset(tmp_path: Path, *, faults: bool = False) -> tuple[Path, Path, dict]:
     n_pages = 16
     corpus = {
         "corpus-id": list(range(n_pages)),
@@ -177,15 +188,22 @@ def beir_dataset(tmp_path) -> tuple[Path, Path, dict]:
             qrels["query-id"].append(query)
             qrels["corpus-id"].append(int(page))
             qrels["score"].append(int(rng.integers(0, 3)))  # graded, 0 included
+    if faults:  # pages 90 and 91 and query 50 exist nowhere else
+        for query, page, score in [(0, 90, 2), (1, 91, 1), (2, 90, 0), (50, 3, 1)]:
+            qrels["query-id"].append(query)
+            qrels["corpus-id"].append(page)
+            qrels["score"].append(score)
     folder = make_beir_folder(tmp_path / "beir", corpus, queries, qrels)
+    # a hub dataset id (a folder here: datasets reads both alike) makes faults evaluable
+    source = {"dataset": str(folder), "revision": "0" * 40} if faults else {"path": str(folder)}
     spec = write_spec(
         tmp_path / "beir.toml",
         name="official-beir",
         suite="test",
         description="ViDoRe v2 BEIR fixture",
         format="beir",
-        path=str(folder),
         languages=["en"],
+        **source,
     )
     return folder, spec, score_table(texts, n_pages, seed=3)
 
@@ -196,6 +214,8 @@ def beir_dataset(tmp_path) -> tuple[Path, Path, dict]:
         ("vidore-qa", "vidore", "qa_dataset", "vidore"),  # ViDoReEvaluatorQA
         ("vidore-beir", "vidore", "beir_dataset", "vidore"),  # ViDoReEvaluatorBEIR
         ("mteb", "mteb", "beir_dataset", "mteb"),  # MTEB's calculate_retrieval_scores
+        ("vidore-beir", "vidore", "faulty_beir_dataset", "vidore"),
+        ("mteb", "mteb", "faulty_beir_dataset", "mteb"),
     ],
 )
 def test_each_protocol_matches_its_official_evaluator(

@@ -103,6 +103,13 @@ def _add_running_options(parser: argparse.ArgumentParser) -> None:
         "(MTEB 2.x: means rounded to 5 digits). Recorded in the results; runs under different "
         "protocols are never compared (default: %(default)s)",
     )
+    running.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a hub dataset with faulty entries (qrels naming an unknown query or page, empty "
+        "query text, QA rows without image_filename) instead of evaluating it without them and recording "
+        "them under task.dropped in the results file; local data is always checked strictly",
+    )
     running.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -132,6 +139,7 @@ def run_settings(args: argparse.Namespace):
         on_bad_page=args.on_bad_page,
         latency_queries=max(0, args.latency_queries),
         protocol=args.protocol,
+        strict=args.strict,
     )
 
 

@@ -197,6 +197,9 @@ def _reported(outcomes):
             document = outcome.result.document
             for note in document.task.notes:
                 print(f"{name}: note: {note}", file=sys.stderr)
+            if document.task.dropped:
+                counts = ", ".join(f"{record.count} {record.kind}" for record in document.task.dropped)
+                print(f"{name}: evaluated despite faulty data: {counts} (see task.dropped)", file=sys.stderr)
             page_text = document.retriever.page_text
             if page_text is not None and page_text.source:
                 print(f"{name}: page text from {page_text.source}", file=sys.stderr)

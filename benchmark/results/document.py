@@ -9,7 +9,9 @@ from datetime import datetime
 from benchmark.core.protocols import TIE_RULE
 from benchmark.results.environment import environment
 from benchmark.results.schema import (
+    DROPPED_IDS_KEPT,
     SCHEMA_VERSION,
+    DroppedRecord,
     Efficiency,
     Evaluation,
     MainScore,
@@ -20,10 +22,13 @@ from benchmark.results.schema import (
     Timestamps,
 )
 from benchmark.tasks.data import TaskData
+from benchmark.tasks.drops import Dropped
 
 
 def task_section(task: TaskData) -> TaskSection:
     spec = task.spec
+    # unset unless something was dropped, so a clean task's section is as before
+    dropped = {"dropped": [_dropped_record(record) for record in task.dropped]} if task.dropped else {}
     return TaskSection(
         name=spec.name,
         suite=spec.suite,
@@ -41,6 +46,16 @@ def task_section(task: TaskData) -> TaskSection:
         n_pages=task.corpus.n_pages,
         n_corpus_entries=len(task.corpus),
         notes=list(task.notes),
+        **dropped,
+    )
+
+
+def _dropped_record(record: Dropped) -> DroppedRecord:
+    return DroppedRecord(
+        kind=record.kind,
+        reason=record.reason,
+        count=record.count,
+        first_ids=list(record.ids[:DROPPED_IDS_KEPT]),
     )
 
 

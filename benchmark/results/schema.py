@@ -24,10 +24,23 @@ from pydantic import BaseModel, ConfigDict
 # 2: `timing` became the larger `efficiency` block
 # 3: metrics follow trec_eval's tie rule and name their protocol (`evaluation`)
 SCHEMA_VERSION = 3
+# `task.dropped` (no bump: a new optional field; absent, as in every older file, means
+# nothing was dropped) lists at most this many ids per kind, so a badly broken dataset
+# cannot bloat the file; `count` says how many there were.
+DROPPED_IDS_KEPT = 10
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DroppedRecord(_Section):
+    """One kind of faulty entry of a hub dataset that was evaluated anyway (`benchmark.tasks.drops`)."""
+
+    kind: str
+    reason: str
+    count: int
+    first_ids: list[str]  # the first DROPPED_IDS_KEPT, in data order
 
 
 class TaskSection(_Section):
@@ -47,6 +60,7 @@ class TaskSection(_Section):
     n_pages: int
     n_corpus_entries: int
     notes: list[str]
+    dropped: list[DroppedRecord] = []  # written only when something was dropped
 
 
 class PageTextSection(_Section):

@@ -26,6 +26,7 @@ class RunSettings:
     on_bad_page: str = ON_BAD_PAGE[0]  # or "skip": leave unreadable pages out, and record them
     cluster: Cluster | None = None  # set under torchrun: encoding is shared by the ranks
     protocol: str = DEFAULT_PROTOCOL  # whose semantics the metrics follow: benchmark.core.protocols
+    strict: bool = False  # refuse a hub dataset's faulty entries instead of recording them (tasks.drops)
 
     def page_batches(self, corpus: Corpus, languages: Sequence[str], retriever) -> PageBatches:
         return PageBatches(

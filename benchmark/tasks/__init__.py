@@ -1,7 +1,7 @@
 """Tasks: validated specs (spec.py), where they are found (catalog.py), one loader per
 format (vidore_qa.py, beir.py, local_folder.py) over the data sources (hub.py,
 images.py, synthetic.py), and the checks and fingerprint every loaded task goes through
-(assemble.py -> data.TaskData). `load_task` is the only entry point the runner needs."""
+(assemble.py, drops.py -> data.TaskData). `load_task` is the only entry point the runner needs."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from benchmark.tasks.data import TaskData
 from benchmark.tasks.spec import TaskSpec
 
 
-def load_task(spec: TaskSpec, *, need_page_text: bool = False) -> TaskData:
+def load_task(spec: TaskSpec, *, need_page_text: bool = False, strict: bool = False) -> TaskData:
     """Load and check a task. `need_page_text` also loads page OCR text when the task
-    ships it (text retrievers); image retrievers skip that download."""
+    ships it (text retrievers); image retrievers skip that download. Faulty entries of a
+    hub dataset are left out and recorded (`benchmark.tasks.drops`) unless `strict`;
+    local data is always checked strictly."""
     if spec.format == "vidore-qa":
         from benchmark.tasks.vidore_qa import load_vidore_qa as loader
     elif spec.format == "beir":
         from benchmark.tasks.beir import load_beir as loader
     else:
         from benchmark.tasks.local_folder import load_local_folder as loader
-    return loader(spec, need_page_text=need_page_text)
+    return loader(spec, need_page_text=need_page_text, strict=strict)

@@ -2,7 +2,8 @@
 
 Loaders only translate a format into corpus/queries/qrels; the consistency rules
 (unique ids, qrels that point at real queries and pages, no empty query text) live
-here once, so every format fails the same way on the same mistake.
+here once, so every format fails the same way on the same mistake. What a hub dataset
+may have wrong and is evaluated anyway (`benchmark.tasks.drops`) is decided here too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter
 from benchmark.core.errors import TaskDataError
 from benchmark.core.types import Corpus, Qrels, Query
 from benchmark.tasks.data import TaskData
+from benchmark.tasks.drops import DropLog, Dropped, Origins
 from benchmark.tasks.spec import TaskSpec
 
 
@@ -23,13 +25,19 @@ def assemble_task(
     queries: list[Query],
     qrels: Qrels,
     *,
+    drops: DropLog,
+    origins: Origins | None = None,
     resolved_revision: str | None = None,
     notes: list[str] | None = None,
 ) -> TaskData:
+    """Check and fingerprint a loader's output; `drops` says whether faults are left out or
+    raised, `origins` where each query and judgement was read (for the messages)."""
     notes = list(notes or [])
     where = f"task {spec.name!r}"
+    origins = origins or Origins()
     _check_entries(corpus, queries, where)
-    _check_qrels(qrels, {query.id for query in queries}, set(corpus.qrels_ids), where)
+    queries, qrels = _without_empty_queries(queries, qrels, drops, origins, where)
+    qrels = _known_qrels(qrels, {query.id for query in queries}, set(corpus.qrels_ids), drops, origins, where)
 
     # A query nobody judged cannot be scored; keep it out of the average, visibly.
     unjudged = [query for query in queries if query.id not in qrels]
@@ -47,7 +55,8 @@ def assemble_task(
             if published is not None and published != loaded:
                 notes.append(f"the spec says {published} {what}, the data has {loaded}")
 
-    fingerprint = task_fingerprint(spec, corpus, queries, qrels, resolved_revision)
+    dropped = drops.finish(where)
+    fingerprint = task_fingerprint(spec, corpus, queries, qrels, resolved_revision, dropped)
     return TaskData(
         spec=spec,
         corpus=corpus,
@@ -56,32 +65,66 @@ def assemble_task(
         fingerprint=fingerprint,
         resolved_revision=resolved_revision,
         notes=tuple(notes),
+        dropped=dropped,
     )
 
 
 def _check_entries(corpus: Corpus, queries: list[Query], where: str) -> None:
-    """A corpus, unique ids, and text for every query."""
+    """A corpus and unique ids: no dataset is usable without them."""
     if len(corpus) == 0:
         raise TaskDataError(f"{where}: the corpus is empty")
     _require_unique(corpus.ids, f"{where}: duplicate page id")
     _require_unique([query.id for query in queries], f"{where}: duplicate query id")
+
+
+def _without_empty_queries(
+    queries: list[Query], qrels: Qrels, drops: DropLog, origins: Origins, where: str
+) -> tuple[list[Query], Qrels]:
+    """Queries with text, and the qrels of those: an empty query asks nothing.
+
+    (vidore-benchmark and MTEB would embed the empty string and score whatever comes back.)
+    """
+    kept = []
     for query in queries:
-        if not query.text or not query.text.strip():
-            raise TaskDataError(f"{where}: query {query.id!r} has empty text")
+        if query.text and query.text.strip():
+            kept.append(query)
+        else:
+            problem = f"{origins.of_query(query.id, where)}: query {query.id!r} has empty text"
+            drops.drop("empty-query-text", query.id, problem)
+    if len(kept) == len(queries):
+        return queries, qrels
+    kept_ids = {query.id for query in kept}
+    empty_ids = {query.id for query in queries} - kept_ids
+    return kept, {query_id: judged for query_id, judged in qrels.items() if query_id not in empty_ids}
 
 
-def _check_qrels(qrels: Qrels, query_ids: set[str], page_ids: set[str], where: str) -> None:
-    """Every judgement names a known query and a known page."""
+def _known_qrels(
+    qrels: Qrels, query_ids: set[str], page_ids: set[str], drops: DropLog, origins: Origins, where: str
+) -> Qrels:
+    """Qrels of known queries. A judgement of a page missing from the corpus is kept, as
+    pytrec_eval counts it in the ideal ranking in the official tools too; it never matches."""
+    known = {}
     for query_id, judged in qrels.items():
+        first_page = next(iter(judged), "")
         if query_id not in query_ids:
-            raise TaskDataError(f"{where}: qrels name query {query_id!r}, which is not among the queries")
-        unknown_pages = sorted(set(judged) - page_ids)
-        if unknown_pages:
-            raise TaskDataError(
-                f"{where}: qrels of query {query_id!r} name page {unknown_pages[0]!r}, "
-                "which is not in the corpus"
-                + (f" (and {len(unknown_pages) - 1} more)" if len(unknown_pages) > 1 else "")
+            drops.drop(
+                "qrels-unknown-query",
+                query_id,
+                f"{origins.of_qrel(query_id, first_page, where)}: qrels name query {query_id!r}, "
+                "which is not among the queries",
             )
+            continue
+        known[query_id] = judged
+        unknown_pages = [page_id for page_id in judged if page_id not in page_ids]
+        for page_id in unknown_pages:
+            others = len(unknown_pages) - 1
+            drops.drop(
+                "qrels-unknown-page",
+                f"{query_id} -> {page_id}",
+                f"{origins.of_qrel(query_id, page_id, where)}: qrels of query {query_id!r} name page "
+                f"{page_id!r}, which is not in the corpus" + (f" (and {others} more)" if others else ""),
+            )
+    return known
 
 
 def _require_unique(ids, message: str) -> None:
@@ -96,11 +139,14 @@ def task_fingerprint(
     queries: list[Query],
     qrels: Qrels,
     resolved_revision: str | None,
+    dropped: tuple[Dropped, ...] = (),
 ) -> str:
-    """A hash of what is evaluated: ids, query texts, qrels and the data revision.
+    """A hash of what is evaluated: ids, query texts, qrels, the data revision, and what
+    loading left out of the data.
 
     Two results can be compared only if their fingerprints match. The local path is
-    left out on purpose, so the same folder on two machines gives the same value.
+    left out on purpose, so the same folder on two machines gives the same value. What
+    was dropped enters only when something was, so a clean task's value never changed.
     """
     content = {
         "format": spec.format,
@@ -112,5 +158,7 @@ def task_fingerprint(
         "queries": sorted((query.id, query.text) for query in queries),
         "qrels": sorted((qid, pid, score) for qid, judged in qrels.items() for pid, score in judged.items()),
     }
+    if dropped:
+        content["dropped"] = {record.kind: sorted(record.ids) for record in dropped}
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     return "sha256:" + digest.hexdigest()

@@ -13,6 +13,7 @@ from benchmark.core.languages import language_of_label
 from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
 from benchmark.tasks.data import TaskData
+from benchmark.tasks.drops import DropLog, Origins
 from benchmark.tasks.hub import id_of, load_split, pick_column, resolved_hub_revision, text_of
 from benchmark.tasks.images import ArrowImages
 from benchmark.tasks.spec import TaskSpec
@@ -41,7 +42,7 @@ QUERY_ID_COLUMNS = ("query-id", "query_id", "_id", "id")
 QUERY_TEXT_COLUMNS = ("query", "text")
 
 
-def load_beir(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
+def load_beir(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> TaskData:
     import datasets
 
     corpus_rows = load_split(spec, "corpus")
@@ -70,12 +71,21 @@ def load_beir(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
         text_source=text_source,
     )
 
-    queries, other_language_ids = _queries(spec, query_rows, f"{name} config 'queries'")
-    qrels = _qrels(qrel_rows, f"{name} config 'qrels'", skip_queries=other_language_ids)
-    return assemble_task(spec, corpus, queries, qrels, resolved_revision=resolved_hub_revision(spec))
+    origins = Origins()
+    queries, other_language_ids = _queries(spec, query_rows, f"{name} config 'queries'", origins)
+    qrels = _qrels(qrel_rows, f"{name} config 'qrels'", other_language_ids, origins)
+    return assemble_task(
+        spec,
+        corpus,
+        queries,
+        qrels,
+        drops=DropLog(spec, strict=strict),
+        origins=origins,
+        resolved_revision=resolved_hub_revision(spec),
+    )
 
 
-def _queries(spec: TaskSpec, rows, where: str) -> tuple[list[Query], set[str]]:
+def _queries(spec: TaskSpec, rows, where: str, origins: Origins) -> tuple[list[Query], set[str]]:
     """The selected queries, and the ids of queries left out for their language."""
     id_column = pick_column(rows, QUERY_ID_COLUMNS, "query id", where)
     text_column = pick_column(rows, QUERY_TEXT_COLUMNS, "query text", where)
@@ -94,15 +104,16 @@ def _queries(spec: TaskSpec, rows, where: str) -> tuple[list[Query], set[str]]:
             continue
         text = text_of(text_cell, f"{where} row {row} column {text_column!r}") or ""
         queries.append(Query(id=query_id, text=text, language=language))
+        origins.queries[query_id] = f"{where} row {row}"
     return queries, other_language_ids
 
 
-def _qrels(rows, where: str, skip_queries: set[str]) -> dict[str, dict[str, int]]:
+def _qrels(rows, where: str, skip_queries: set[str], origins: Origins) -> dict[str, dict[str, int]]:
     query_column = pick_column(rows, QUERY_ID_COLUMNS, "query id", where)
     page_column = pick_column(rows, CORPUS_ID_COLUMNS, "page id", where)
     score_column = pick_column(rows, ["score"], "score", where)
     qrels: dict[str, dict[str, int]] = {}
-    for row, (query_cell, page_id, score) in enumerate(
+    for row, (query_cell, page_cell, score) in enumerate(
         zip(rows[query_column], rows[page_column], rows[score_column], strict=True)
     ):
         query_id = id_of(query_cell, f"{where} row {row}")
@@ -110,5 +121,7 @@ def _qrels(rows, where: str, skip_queries: set[str]) -> dict[str, dict[str, int]
             raise TaskDataError(f"{where} row {row}: score must be an integer, got {score!r}")
         # With a language selected, qrels of the other languages' queries are not ours.
         if query_id not in skip_queries:
-            qrels.setdefault(query_id, {})[id_of(page_id, f"{where} row {row}")] = int(score)
+            page_id = id_of(page_cell, f"{where} row {row}")
+            qrels.setdefault(query_id, {})[page_id] = int(score)
+            origins.qrels[(query_id, page_id)] = f"{where} row {row}"
     return qrels

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from benchmark.core.types import Corpus, Qrels, Query
+from benchmark.tasks.drops import Dropped
 from benchmark.tasks.spec import TaskSpec
 
 
@@ -17,3 +18,4 @@ class TaskData:
     fingerprint: str
     resolved_revision: str | None = None
     notes: tuple[str, ...] = field(default=())  # what loading dropped or excluded, for the report
+    dropped: tuple[Dropped, ...] = field(default=())  # faults of hub data evaluated anyway (drops.py)

@@ -23,7 +23,9 @@ def load_split(spec: TaskSpec, config: str | None = None, *, text_dataset: bool 
         source, revision = spec.text_dataset, spec.text_dataset_revision or "main"
         is_hub = not Path(source).is_dir()
     else:
-        source, revision, is_hub = spec.source, spec.revision, spec.dataset is not None
+        source, revision = spec.source, spec.revision
+        # a `dataset` that names a folder on disk is read as datasets reads it: as files
+        is_hub = spec.dataset is not None and not Path(spec.dataset).is_dir()
     what = f"{source!r}" + (f" config {config!r}" if config else "") + f" split {spec.split!r}"
     # Download bars help for the hub; for a local folder they are only noise.
     quiet = not is_hub and not datasets.utils.are_progress_bars_disabled()

@@ -59,17 +59,20 @@ def _check_size(width: float, height: float, page_id: str, where: str) -> None:
 
 
 class ArrowImages:
-    """An image column of a `datasets.Dataset`, cast to `Image(decode=False)`."""
+    """An image column of a `datasets.Dataset`, cast to `Image(decode=False)`. `rows`: the
+    dataset row of each corpus position, when loading left some rows out (default: all)."""
 
-    def __init__(self, dataset, column: str, description: str):
+    def __init__(self, dataset, column: str, description: str, rows: Sequence[int] | None = None):
         self._dataset = dataset
         self._column = column
         self._description = description
+        self._rows = list(rows) if rows is not None else None
 
     def load(self, indices: Sequence[int], ids: Sequence[str]) -> list[Image]:
-        rows = self._dataset.select(list(indices))[self._column]
+        dataset_rows = [self._rows[i] for i in indices] if self._rows is not None else list(indices)
+        cells = self._dataset.select(dataset_rows)[self._column]
         images = []
-        for index, page_id, cell in zip(indices, ids, rows, strict=True):
+        for index, page_id, cell in zip(dataset_rows, ids, cells, strict=True):
             where = f"row {index} of {self._description}"
             if cell is None:
                 raise BadPageError(page_id, f"page {page_id!r} ({where}): the image is missing")

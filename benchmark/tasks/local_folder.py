@@ -22,12 +22,13 @@ from benchmark.core.errors import TaskDataError
 from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
 from benchmark.tasks.data import TaskData
+from benchmark.tasks.drops import DropLog, Origins
 from benchmark.tasks.hub import id_of, text_of
 from benchmark.tasks.images import FileImages, PageFile, pdf_page_count
 from benchmark.tasks.spec import TaskSpec
 
 
-def load_local_folder(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
+def load_local_folder(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> TaskData:
     folder = spec.path
     if folder is None or not folder.is_dir():
         raise TaskDataError(f"task {spec.name!r}: folder {folder} does not exist")
@@ -54,14 +55,25 @@ def load_local_folder(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
     )
 
     queries = []
+    origins = Origins()
     language = spec.languages[0] if len(spec.languages) == 1 else None
     for where, record in _jsonl(folder / "queries.jsonl"):
         query_id = id_of(_field(record, "_id", where), where)
         text = text_of(_field(record, "text", where), f"{where} (query {query_id!r}) field 'text'")
         queries.append(Query(id=query_id, text=text or "", language=language))
+        origins.queries[query_id] = where
 
-    qrels = _read_qrels(folder / "qrels" / f"{spec.split}.tsv")
-    return assemble_task(spec, corpus, queries, qrels, resolved_revision=spec.revision)
+    qrels = _read_qrels(folder / "qrels" / f"{spec.split}.tsv", origins)
+    # a local folder's spec has a path, never a hub dataset: its faults are always errors
+    return assemble_task(
+        spec,
+        corpus,
+        queries,
+        qrels,
+        drops=DropLog(spec, strict=strict),
+        origins=origins,
+        resolved_revision=spec.revision,
+    )
 
 
 def _jsonl(path: Path) -> Iterator[tuple[str, dict]]:
@@ -116,7 +128,7 @@ def _page_file(folder: Path, reference: str, where: str, pdf_pages: dict[Path, i
     return PageFile(path, page)
 
 
-def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
+def _read_qrels(path: Path, origins: Origins) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     lines = _lines(path)
     next(lines, None)  # header: query-id, corpus-id, score
@@ -135,4 +147,5 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
         if not query_id or not page_id:
             raise TaskDataError(f"{where}: empty query-id or corpus-id")
         qrels.setdefault(query_id, {})[page_id] = relevance
+        origins.qrels[(query_id, page_id)] = where
     return qrels

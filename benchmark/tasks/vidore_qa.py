@@ -11,6 +11,8 @@ One row per (query, page). The official evaluation (vidore-benchmark, QA format)
   `vidore_evaluator_qa.py`), which for a repeated query is not the first row's page.
 Keeping every row matters for corpus-statistics retrievers such as BM25 (IDF and
 average length count the repeated pages), so the numbers match the official tool.
+A hub dataset's rows without an `image_filename` are left out and recorded
+(`benchmark.tasks.drops`, `_queries_and_qrels`); in local data they are an error.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from benchmark.core.errors import TaskDataError
 from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
 from benchmark.tasks.data import TaskData
+from benchmark.tasks.drops import DropLog, Origins
 from benchmark.tasks.hub import load_split, pick_column, resolved_hub_revision, text_of
 from benchmark.tasks.images import ArrowImages
 from benchmark.tasks.spec import TaskSpec
 
 
-def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
+def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> TaskData:
     import datasets
 
     rows = load_split(spec)
@@ -35,42 +38,64 @@ def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool) -> TaskData:
         text_of(value, f"{where} row {i} column 'image_filename'")
         for i, value in enumerate(rows["image_filename"])
     ]
+    drops = DropLog(spec, strict=strict)
     for row, filename in enumerate(filenames):
-        if not filename:
-            raise TaskDataError(f"{where} row {row}: empty image_filename")
+        if not _named(filename):
+            drops.drop("empty-image-filename", f"row {row}", f"{where} row {row}: empty image_filename")
+    kept_rows = [row for row, filename in enumerate(filenames) if _named(filename)]
 
     query_texts = [
         text_of(value, f"{where} row {row} column 'query'") for row, value in enumerate(rows["query"])
     ]
     language = spec.languages[0] if len(spec.languages) == 1 else None
-    queries, qrels, notes = _queries_and_qrels(query_texts, filenames, language)
+    queries, qrels, notes, origins = _queries_and_qrels(query_texts, filenames, language, where)
 
+    page_names = [filenames[row] for row in kept_rows]
     texts, text_source = (None, None)
     if need_page_text and spec.page_text_column:
-        texts, text_source = _page_texts(spec, filenames, rows)
+        texts, text_source = _page_texts(spec, page_names, rows)
 
     rows = rows.cast_column("image", datasets.Image(decode=False))
     corpus = Corpus(
-        ids=tuple(f"row{row}" for row in range(len(filenames))),
-        qrels_ids=tuple(filenames),
-        images=ArrowImages(rows, "image", where),
+        ids=tuple(f"row{row}" for row in kept_rows),  # the dataset row, also when rows were left out
+        qrels_ids=tuple(page_names),
+        images=ArrowImages(rows, "image", where, rows=kept_rows if len(kept_rows) < len(filenames) else None),
         texts=texts,
         text_source=text_source,
     )
     return assemble_task(
-        spec, corpus, queries, qrels, resolved_revision=resolved_hub_revision(spec), notes=notes
+        spec,
+        corpus,
+        queries,
+        qrels,
+        drops=drops,
+        origins=origins,
+        resolved_revision=resolved_hub_revision(spec),
+        notes=notes,
     )
 
 
+def _named(filename: str | None) -> bool:
+    return bool(filename and filename.strip())
+
+
 def _queries_and_qrels(
-    texts: list[str | None], filenames: list[str], language: str | None
-) -> tuple[list[Query], dict[str, dict[str, int]], list[str]]:
-    """The queries (first occurrence of each text), their one relevant page (last row's), and notes."""
-    relevant_page = {text: filename for text, filename in zip(texts, filenames, strict=True)}  # last row wins
+    texts: list[str | None], filenames: list[str | None], language: str | None, where: str
+) -> tuple[list[Query], dict[str, dict[str, int]], list[str], Origins]:
+    """The queries (first occurrence of each text), their one relevant page (last row's),
+    notes, and the row each query and judgement came from.
+
+    A row without an image_filename is not a page pagebench can name (the official
+    evaluator merges all such rows into one page called '' or fails on None), so a
+    query whose last row is one has no relevant page left and is left out, with a note.
+    """
+    relevant_row = {text: row for row, text in enumerate(texts)}  # last row wins
     queries: list[Query] = []
     qrels: dict[str, dict[str, int]] = {}
+    origins = Origins()
     seen_texts: set[str] = set()
     dropped_none = dropped_duplicate = moved = 0
+    unjudged: list[str] = []
     for row, text in enumerate(texts):
         if text is None:
             dropped_none += 1
@@ -80,9 +105,15 @@ def _queries_and_qrels(
             continue
         seen_texts.add(text)
         query_id = f"q{row}"  # row of the first occurrence: stable for a pinned revision
+        page = filenames[relevant_row[text]]
+        if not _named(page):
+            unjudged.append(query_id)
+            continue
         queries.append(Query(id=query_id, text=text, language=language))
-        qrels[query_id] = {relevant_page[text]: 1}
-        moved += relevant_page[text] != filenames[row]
+        qrels[query_id] = {page: 1}
+        origins.queries[query_id] = f"{where} row {row}"
+        origins.qrels[(query_id, page)] = f"{where} row {relevant_row[text]}"
+        moved += page != filenames[row]
 
     notes = []
     if dropped_none:
@@ -97,7 +128,12 @@ def _queries_and_qrels(
             f"{moved} repeated queries judged against their last row's page, not their first, "
             "as the official evaluation does"
         )
-    return queries, qrels, notes
+    if unjudged:
+        notes.append(
+            f"{len(unjudged)} queries left out: the last row with their text has an empty "
+            f"image_filename, so they have no relevant page (e.g. {unjudged[0]!r})"
+        )
+    return queries, qrels, notes, origins
 
 
 def _page_texts(spec: TaskSpec, filenames: list[str], rows) -> tuple[tuple[str | None, ...], str]:
