@@ -6,6 +6,9 @@ with the official evaluator, prints its metrics as JSON on stdout.
 
 request: {"tool": "vidore-qa" | "vidore-beir" | "mteb", "dataset": folder,
           "scores": {query text: [score per corpus row, in corpus order]}}
+     or: {"tool": "vidore-bm25", "queries": [text, ...], "passages": [text, ...]}: prints
+          {"scores": [[score per passage] per query]}, vidore-benchmark's BM25Retriever
+          (NLTK reads its data from $NLTK_DATA)
 """
 
 import json
@@ -101,7 +104,18 @@ def mteb(request: dict) -> dict:
     )
 
 
+def vidore_bm25(request: dict) -> dict:
+    """The score matrix of vidore-benchmark's BM25 baseline, float64 as it computes it."""
+    from vidore_benchmark.retrievers.bm25_retriever import BM25Retriever
+
+    scores = BM25Retriever(device="cpu").get_scores_bm25(request["queries"], request["passages"])
+    return {"scores": scores.tolist()}  # json writes repr(): every float64 round-trips
+
+
 if __name__ == "__main__":
     request = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    if request["tool"] == "vidore-bm25":
+        print(json.dumps(vidore_bm25(request)))
+        sys.exit(0)
     metrics = {"vidore-qa": vidore_qa, "vidore-beir": vidore_beir, "mteb": mteb}[request["tool"]](request)
     print(json.dumps({name: value for name, value in metrics.items() if isinstance(value, (int, float))}))
