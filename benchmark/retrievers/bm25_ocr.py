@@ -4,6 +4,9 @@ Page text arrives in the batches (the runner takes it from the task, or runs
 Tesseract); this class only tokenises and ranks. Tokenisation follows the task
 language: Snowball stemmer and stopword list for a single-language task, plain
 lower-cased words for a multilingual one (one stemmer would mangle the others).
+
+`--param variant=vidore` gives vidore-benchmark's BM25 instead (rank_bm25 over NLTK
+tokens, English, no stemming: `bm25_official.py`); `create` picks the class.
 """
 
 from __future__ import annotations
@@ -16,9 +19,19 @@ from benchmark.core.errors import PagebenchError
 from benchmark.core.languages import LANGUAGES
 from benchmark.core.types import PageBatch, Query, RankedRun
 from benchmark.engine.ranking import id_ranks, top_k
-from benchmark.retrievers.base import EncodedQueries, RetrieverOptions
+from benchmark.retrievers.base import EncodedQueries, Retriever, RetrieverOptions
+from benchmark.retrievers.bm25_official import ViDoReBM25Retriever
 
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
+VARIANTS = ("pagebench", "vidore")  # the first is the default
+TOKENISER = r"bm25s: lower-cased (?u)\b\w\w+\b words"  # bm25s Tokenizer's default splitter
+
+
+def create(options: RetrieverOptions) -> Retriever:
+    """The registry's bm25-ocr: pagebench's BM25 (bm25s), or vidore-benchmark's for variant=vidore."""
+    if options.params.get("variant") == "vidore":
+        return ViDoReBM25Retriever(options)
+    return BM25OCRRetriever(options)
 
 
 class BM25OCRRetriever:
@@ -27,6 +40,9 @@ class BM25OCRRetriever:
 
     def __init__(self, options: RetrieverOptions):
         params = dict(options.params)
+        variant = params.pop("variant", VARIANTS[0])
+        if variant != "pagebench":  # variant=vidore is another class (`create`)
+            raise PagebenchError(f"bm25-ocr: variant {variant!r} is not one of {', '.join(VARIANTS)}")
         try:
             self.k1 = float(params.pop("k1", 1.5))
             self.b = float(params.pop("b", 0.75))
@@ -36,7 +52,9 @@ class BM25OCRRetriever:
         if self.method not in METHODS:
             raise PagebenchError(f"bm25-ocr: method {self.method!r} is not one of {', '.join(METHODS)}")
         if params:
-            raise PagebenchError(f"bm25-ocr: unknown --param {min(params)!r} (it takes k1, b, method)")
+            raise PagebenchError(
+                f"bm25-ocr: unknown --param {min(params)!r} (it takes variant, k1, b, method)"
+            )
         if options.checkpoint:
             raise PagebenchError("bm25-ocr has no checkpoint; drop --checkpoint")
         self._tokenizer = None
@@ -47,9 +65,12 @@ class BM25OCRRetriever:
             "checkpoint": None,
             "revision": None,
             "parameters": {
+                "variant": "pagebench",
+                "implementation": "bm25s",
                 "k1": self.k1,
                 "b": self.b,
                 "method": self.method,
+                "tokeniser": TOKENISER,
                 "stemmer": self._language and LANGUAGES[self._language].name,
                 "stopwords": self._language and LANGUAGES[self._language].name,
             },

@@ -42,9 +42,9 @@ class RetrieverEntry:
 BUILTIN = (
     RetrieverEntry(
         "bm25-ocr",
-        "benchmark.retrievers.bm25_ocr:BM25OCRRetriever",
+        "benchmark.retrievers.bm25_ocr:create",
         "BM25 (bm25s) over page OCR text (shipped by the task, else Tesseract); "
-        "stemming and stopwords per task language",
+        "stemming and stopwords per task language; --param variant=vidore: vidore-benchmark's rank_bm25",
     ),
     RetrieverEntry(
         "dense-ocr",

@@ -8,6 +8,9 @@ request: {"tool": "vidore-qa" | "vidore-beir" | "mteb", "dataset": folder,
           "scores": {query text: [score per corpus row, in corpus order]}}
       or {"tool": "colpali-engine", "vectors": file.pt, "output": file.pt}: colpali-engine's
           `score_multi_vector` on {"queries": [tensor], "pages": [tensor]}, saved to output.
+      or {"tool": "vidore-bm25", "queries": [text, ...], "passages": [text, ...]}: prints
+          {"scores": [[score per passage] per query]}, vidore-benchmark's BM25Retriever
+          (NLTK reads its data from $NLTK_DATA)
 """
 
 import json
@@ -126,8 +129,19 @@ def colpali_engine(request: dict) -> dict:
     return {"queries": scores.shape[0], "pages": scores.shape[1]}
 
 
+def vidore_bm25(request: dict) -> dict:
+    """The score matrix of vidore-benchmark's BM25 baseline, float64 as it computes it."""
+    from vidore_benchmark.retrievers.bm25_retriever import BM25Retriever
+
+    scores = BM25Retriever(device="cpu").get_scores_bm25(request["queries"], request["passages"])
+    return {"scores": scores.tolist()}  # json writes repr(): every float64 round-trips
+
+
 if __name__ == "__main__":
     request = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    if request["tool"] == "vidore-bm25":
+        print(json.dumps(vidore_bm25(request)))
+        sys.exit(0)
     tools = {
         "vidore-qa": vidore_qa,
         "vidore-beir": vidore_beir,
