@@ -263,3 +263,12 @@ def test_a_run_writes_to_runs_never_over_the_committed_baselines(cli, tmp_path, 
         "runs/bm25-ocr/debian-faq-en.qrels",
         "runs/bm25-ocr/debian-faq-en.trec",
     ]
+
+
+def test_params_and_protocol_give_a_run_its_own_default_folder(cli, tmp_path):
+    """A run made with other settings must not land in (and be compared as) the default run."""
+    args = ["run", "--task", "debian-faq-en", "--retriever", "bm25-ocr", "--output-dir", tmp_path]
+    code, _, err = cli(*args, "--param", "k1=1.2", "--param", "method=bm25+", "--protocol", "mteb")
+    assert code == 0, err
+    assert (tmp_path / "bm25-ocr@k1-1.2@method-bm25+mteb" / "debian-faq-en.json").is_file()
+    assert not (tmp_path / "bm25-ocr").exists()

@@ -11,6 +11,7 @@ from benchmark.cli.options import (
     add_retriever_options,
     page_counts,
     page_size,
+    parse_params,
     positive_int,
     retriever_options,
     run_settings,
@@ -163,8 +164,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         args.device = rank_device(cluster, args.device)
         specs = resolve_specs(args.task, args.suite)
+        params = parse_params(args.param)
         run_name = check_run_name(
-            args.run_name or default_run_name(args.retriever, args.checkpoint, args.protocol)
+            args.run_name or default_run_name(args.retriever, args.checkpoint, args.protocol, params)
         )
         retriever, model_load_s = load_retriever(args.retriever, retriever_options(args))
         main_process = cluster is None or cluster.is_main

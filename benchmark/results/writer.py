@@ -37,14 +37,25 @@ class TaskResult:
         return self.document.main_score.value
 
 
-def default_run_name(retriever_name: str, checkpoint: str | None, protocol: str = DEFAULT_PROTOCOL) -> str:
-    """`bm25-ocr`, or `colpali--vidore-colpali-v1.3-hf` when a checkpoint is named; `+vidore`
-    appended under a protocol other than the default, so its runs land in their own folder."""
+def default_run_name(
+    retriever_name: str,
+    checkpoint: str | None,
+    protocol: str = DEFAULT_PROTOCOL,
+    params: dict[str, str] | None = None,
+) -> str:
+    """`bm25-ocr`, or `colpali--vidore-colpali-v1.3-hf` when a checkpoint is named; each
+    `--param` appended as `@key-value` (`bm25-ocr@variant-vidore`) and a protocol other
+    than the default as `+vidore`, so differently made runs land in their own folders."""
     name = retriever_name
     if checkpoint:
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", checkpoint.strip("/")).strip("-.")
-        name = f"{retriever_name}--{slug[-80:]}"
+        name = f"{retriever_name}--{_slug(checkpoint.strip('/'))[-80:]}"
+    for key, value in sorted((params or {}).items()):
+        name += f"@{_slug(key)}-{_slug(value)}"
     return name if protocol == DEFAULT_PROTOCOL else f"{name}+{protocol}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
 
 
 def check_run_name(name: str) -> str:
