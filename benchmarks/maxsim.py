@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmark.engine.index import PageVectorIndex
 from benchmark.engine.ranking import id_ranks
+from benchmark.engine.reference_scoring import colpali_engine_scores
 from benchmark.measure.memory import PeakMemory
 
 TOP_K = 100
@@ -164,17 +165,10 @@ def main() -> int:
     return 0
 
 
-def reference_scores(queries: list, pages: list, batch_size: int = 128):
-    """The padded-einsum scoring of the official tool and colpali-engine."""
-    blocks = []
-    for i in range(0, len(queries), batch_size):
-        padded_queries = torch.nn.utils.rnn.pad_sequence(queries[i : i + batch_size], batch_first=True)
-        row = []
-        for j in range(0, len(pages), batch_size):
-            padded_pages = torch.nn.utils.rnn.pad_sequence(pages[j : j + batch_size], batch_first=True)
-            row.append(torch.einsum("bnd,csd->bcns", padded_queries, padded_pages).max(dim=3)[0].sum(dim=2))
-        blocks.append(torch.cat(row, dim=1))
-    return torch.cat(blocks).float()
+def reference_scores(queries: list, pages: list):
+    """The padded-einsum scoring of the official tool and colpali-engine (what `--protocol
+    vidore` runs), as a float32 tensor."""
+    return torch.from_numpy(colpali_engine_scores(queries, pages))
 
 
 def matmul_peak_gflops(dtype) -> float:

@@ -48,7 +48,7 @@ def colpali_engine_scores(queries: Sequence, pages: Sequence, block: int = OFFIC
             similarities = torch.einsum("bnd,csd->bcns", query_block, page_block)
             columns.append(similarities.amax(dim=3).sum(dim=2))
         rows.append(torch.cat(columns, dim=1))
-    return torch.cat(rows).to(torch.float32).numpy()
+    return torch.cat(rows).to(torch.float32).cpu().numpy()
 
 
 def raw_dot_scores(queries: Sequence, pages: Sequence) -> np.ndarray:
