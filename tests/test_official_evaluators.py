@@ -233,3 +233,92 @@ def test_the_default_protocol_differs_where_the_official_semantics_do(qa_dataset
     folder, spec, table = qa_dataset
     official = official_metrics("vidore-qa", "vidore", folder, table, tmp_path)
     assert differences(pagebench_metrics(spec, table, "pagebench"), official)
+
+
+# (query, image_filename, text_description), as in a `*_ocr_chunk` dataset: no image
+# column, a page cut into several chunks (one row each), pages of one chunk, a chunk
+# text on two pages, queries on a few rows only.
+CHUNK_ROWS = [
+    ("what does the chart show?", "a.png", "a chart of sales by region"),
+    (None, "a.png", "sales rose in the north"),
+    (None, "a.png", "footnote: figures unaudited"),
+    ("who signed the letter?", "b.png", "signed by the director"),
+    (None, "c.png", "footnote: figures unaudited"),
+    ("when was the meeting?", "c.png", "the meeting was held in march"),
+    ("what does the chart show?", "d.png", "a pie chart of costs"),
+    (None, "d.png", "costs fell"),
+    ("where is the plant?", "e.png", "the plant is in lyon"),
+    ("how many employees?", "e.png", "we employ 300 people"),
+    (None, "e.png", "contact details"),
+]
+
+
+class FixedTextScores(FixedScores):
+    """A text retriever whose score for (query text, entry) is the table's, by the entry's text."""
+
+    page_input = "text"
+
+    def begin_index(self, languages) -> None:  # noqa: ARG002 (the Retriever protocol)
+        self.entry_ids, self.entry_texts = [], []
+
+    def add_pages(self, batch) -> None:
+        self.entry_ids.extend(batch.ids)
+        self.entry_texts.extend(batch.texts)
+
+    def search(self, encoded: EncodedQueries, top_k: int):  # noqa: ARG002 (the Retriever protocol)
+        return {
+            query_id: [
+                (entry, self.table[text][chunk])
+                for entry, chunk in zip(self.entry_ids, self.entry_texts, strict=True)
+            ]
+            for query_id, text in zip(encoded.ids, encoded.payload, strict=True)
+        }
+
+
+@pytest.fixture
+def qa_chunk_dataset(tmp_path) -> tuple[Path, Path, dict]:
+    from datasets import Value
+
+    n = len(CHUNK_ROWS)
+    columns = {
+        "questionId": [str(row) for row in range(n)],
+        "query": [query for query, _, _ in CHUNK_ROWS],
+        "docId": list(range(n)),
+        "image_filename": [name for _, name, _ in CHUNK_ROWS],
+        "page": ["1"] * n,
+        "answer": [None] * n,
+        "source": ["fixture"] * n,
+        "text_description": [chunk for _, _, chunk in CHUNK_ROWS],
+    }
+    features = {name: Value("string") for name in columns} | {"docId": Value("int64")}
+    folder = tmp_path / "qa_ocr_chunk"
+    write_parquet(folder / "data" / "test-00000-of-00001.parquet", columns, features)
+    spec = write_spec(
+        tmp_path / "qa_ocr_chunk.toml",
+        name="official-qa-ocr-chunk",
+        suite="test",
+        description="ViDoRe v1 OCR-chunk fixture",
+        format="vidore-qa",
+        path=str(folder),
+        languages=["en"],
+        page_text_column="text_description",
+    )
+    queries = list(dict.fromkeys(query for query, _, _ in CHUNK_ROWS if query is not None))
+    chunks = list(dict.fromkeys(chunk for _, _, chunk in CHUNK_ROWS))
+    by_position = score_table(queries, len(chunks), seed=4)  # flooring, ties, bfloat16 values
+    table = {query: dict(zip(chunks, scores, strict=True)) for query, scores in by_position.items()}
+    return folder, spec, table
+
+
+def test_vidore_protocol_matches_the_official_evaluator_with_a_text_retriever_on_chunks(
+    qa_chunk_dataset, tmp_path
+):
+    """ViDoReEvaluatorQA with `use_visual_embedding=False` embeds each row's `text_description`
+    and scores a page by its best row: pagebench, fed each row's own chunk, must agree."""
+    folder, spec, table = qa_chunk_dataset
+    official = official_metrics("vidore-qa-text", "vidore", folder, table, tmp_path)
+    task = load_task(load_spec_file(spec), need_page_text=True)
+    settings = RunSettings(cache_dir=None, show_progress=False, latency_queries=0, protocol="vidore")
+    ours = evaluate(task, FixedTextScores(table), settings).document.metrics
+    print_table("vidore-qa-text", ours, official)
+    assert not differences(ours, official)

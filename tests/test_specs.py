@@ -67,6 +67,7 @@ def test_catalog_has_every_published_task():
         "debian-faq": 2,
         "vidore-v1": 10,
         "vidore-v1-beir": 10,
+        "vidore-v1-ocr-chunk": 10,
         "vidore-v2": 4,
         "vidore-v3": 8,
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.core.errors import BadPageError
+from benchmark.core.errors import BadPageError, TaskDataError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -149,3 +149,17 @@ def pdf_page_count(path: Path) -> int | None:
         return len(document)
     finally:
         document.close()
+
+
+class MissingImages:
+    """The image source of data without an image column: asking for a page is an error.
+
+    Text retrievers never ask unless a page lacks text and would need OCR.
+    """
+
+    def __init__(self, message: str):
+        self._message = message  # names the task, the data and the missing column
+
+    def load(self, indices: Sequence[int], ids: Sequence[str]) -> list[Image]:  # noqa: ARG002 - ImageSource
+        page = f"page {ids[0]!r}" if ids else "a page"
+        raise TaskDataError(f"{self._message}: {page} has no image to give an image retriever or OCR")

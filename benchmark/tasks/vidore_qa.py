@@ -13,6 +13,12 @@ Keeping every row matters for corpus-statistics retrievers such as BM25 (IDF and
 average length count the repeated pages), so the numbers match the official tool.
 A hub dataset's rows without an `image_filename` are left out and recorded
 (`benchmark.tasks.drops`, `_queries_and_qrels`); in local data they are an error.
+
+Page text for text retrievers comes from the dataset itself or from a `_tesseract` twin.
+From the dataset itself, each row keeps its own text: the `*_ocr_chunk` datasets hold
+several text chunks of a page on several rows, and the official evaluator embeds each
+row's `text_description`, so a page is scored by its best chunk. Such datasets may have
+no `image` column: they then load for text retrievers only.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from benchmark.tasks.assemble import assemble_task
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Origins
 from benchmark.tasks.hub import load_split, pick_column, resolved_hub_revision, text_of
-from benchmark.tasks.images import ArrowImages
+from benchmark.tasks.images import ArrowImages, MissingImages
 from benchmark.tasks.spec import TaskSpec
+
+IMAGE_COLUMN = "image"
 
 
 def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> TaskData:
@@ -32,8 +40,11 @@ def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> Tas
 
     rows = load_split(spec)
     where = f"{spec.source} (split {spec.split})"
-    for column in ("query", "image", "image_filename"):
+    for column in ("query", "image_filename"):
         pick_column(rows, [column], column, where)
+    has_images = IMAGE_COLUMN in rows.column_names
+    if not has_images:
+        _check_text_only_use(spec, where, rows.column_names, need_page_text=need_page_text)
     filenames = [
         text_of(value, f"{where} row {i} column 'image_filename'")
         for i, value in enumerate(rows["image_filename"])
@@ -53,13 +64,22 @@ def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> Tas
     page_names = [filenames[row] for row in kept_rows]
     texts, text_source = (None, None)
     if need_page_text and spec.page_text_column:
-        texts, text_source = _page_texts(spec, page_names, rows)
+        texts, text_source, text_notes = _page_texts(spec, page_names, rows, kept_rows)
+        notes.extend(text_notes)
 
-    rows = rows.cast_column("image", datasets.Image(decode=False))
+    if has_images:
+        images = ArrowImages(
+            rows.cast_column(IMAGE_COLUMN, datasets.Image(decode=False)),
+            IMAGE_COLUMN,
+            where,
+            rows=kept_rows if len(kept_rows) < len(filenames) else None,
+        )
+    else:  # only text retrievers get here; every row has text, so nothing should ask for an image
+        images = MissingImages(f"task {spec.name!r}: {where} has no {IMAGE_COLUMN!r} column")
     corpus = Corpus(
         ids=tuple(f"row{row}" for row in kept_rows),  # the dataset row, also when rows were left out
         qrels_ids=tuple(page_names),
-        images=ArrowImages(rows, "image", where, rows=kept_rows if len(kept_rows) < len(filenames) else None),
+        images=images,
         texts=texts,
         text_source=text_source,
     )
@@ -136,24 +156,75 @@ def _queries_and_qrels(
     return queries, qrels, notes, origins
 
 
-def _page_texts(spec: TaskSpec, filenames: list[str], rows) -> tuple[tuple[str | None, ...], str]:
-    """Page OCR text from the task itself or from its `_tesseract` twin, joined by filename."""
-    source = spec.source
-    if spec.text_dataset is not None:
-        source = spec.text_dataset
-        rows = load_split(spec, text_dataset=True)
-    where = f"{source} (split {spec.split})"
+def _check_text_only_use(spec: TaskSpec, where: str, columns: list[str], *, need_page_text: bool) -> None:
+    """Data without page images serves text retrievers, on the text the spec names."""
+    if not need_page_text:
+        raise TaskDataError(
+            f"task {spec.name!r}: {where} has no {IMAGE_COLUMN!r} column, so only a text retriever "
+            f"(page_input 'text', e.g. bm25-ocr) can run it; its columns are {columns}"
+        )
+    if not spec.page_text_column:
+        raise TaskDataError(
+            f"task {spec.name!r}: {where} has no {IMAGE_COLUMN!r} column and the spec names no "
+            "page_text_column: there is neither an image to OCR nor text to read"
+        )
+
+
+def _page_texts(
+    spec: TaskSpec, filenames: list[str], rows, kept_rows: list[int]
+) -> tuple[tuple[str, ...], str, list[str]]:
+    """Page text, its source and notes: each kept row's own, or the `_tesseract` twin's,
+    joined by filename (`filenames`: the kept rows' pages)."""
+    if spec.text_dataset is None:
+        where = f"{spec.source} (split {spec.split})"
+        column = pick_column(rows, [spec.page_text_column], "page text", where)
+        cells = rows[column]
+        texts, notes = _row_texts(filenames, [(row, cells[row]) for row in kept_rows], column, where)
+        return texts, f"{spec.source_label} column {column!r}", notes
+
+    rows = load_split(spec, text_dataset=True)
+    where = f"{spec.text_dataset} (split {spec.split})"
     column = pick_column(rows, [spec.page_text_column], "page text", where)
     pick_column(rows, ["image_filename"], "image_filename", where)
     by_filename: dict[str, str] = {}
+    several = set()
     for row, (filename, cell) in enumerate(zip(rows["image_filename"], rows[column], strict=True)):
         text = text_of(cell, f"{where} row {row} column {column!r}")
+        if text is not None and by_filename.setdefault(filename, text) != text:
+            several.add(filename)
+    _require_text_for_every_page(filenames, by_filename, where)
+    several &= set(filenames)
+    notes = []
+    if several:
+        notes.append(
+            f"{len(several)} pages have several different texts in {spec.text_dataset} column {column!r} "
+            f"(e.g. {min(several)!r}); each page is given its first"
+        )
+    return tuple(by_filename[name] for name in filenames), f"{spec.text_dataset} column {column!r}", notes
+
+
+def _row_texts(
+    filenames: list[str], cells: list[tuple[int, object]], column: str, where: str
+) -> tuple[tuple[str, ...], list[str]]:
+    """Each row's own text (a chunk is its own entry); a row without one takes its page's first.
+    `cells`: (dataset row, cell) of each kept row."""
+    texts = [text_of(cell, f"{where} row {row} column {column!r}") for row, cell in cells]
+    first_text: dict[str, str] = {}
+    for filename, text in zip(filenames, texts, strict=True):
         if text is not None:
-            by_filename.setdefault(filename, text)
-    missing = sorted({name for name in filenames if name not in by_filename})
+            first_text.setdefault(filename, text)
+    _require_text_for_every_page(filenames, first_text, where)
+    borrowed = sum(text is None for text in texts)
+    notes = []
+    if borrowed:
+        notes.append(f"{borrowed} rows without text in column {column!r} take the first text of their page")
+    filled = (first_text[name] if text is None else text for name, text in zip(filenames, texts, strict=True))
+    return tuple(filled), notes
+
+
+def _require_text_for_every_page(filenames: list[str], text_by_filename: dict[str, str], where: str) -> None:
+    missing = sorted({name for name in filenames if name not in text_by_filename})
     if missing:
         raise TaskDataError(
             f"{where}: no page text for image_filename {missing[0]!r} ({len(missing)} missing)"
         )
-    label = spec.text_dataset or spec.source_label
-    return tuple(by_filename[name] for name in filenames), f"{label} column {column!r}"

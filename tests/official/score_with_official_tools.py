@@ -11,6 +11,9 @@ request: {"tool": "vidore-qa" | "vidore-beir" | "mteb", "dataset": folder,
       or {"tool": "vidore-bm25", "queries": [text, ...], "passages": [text, ...]}: prints
           {"scores": [[score per passage] per query]}, vidore-benchmark's BM25Retriever
           (NLTK reads its data from $NLTK_DATA)
+      or {"tool": "vidore-qa-text", "dataset": folder,
+          "scores": {query text: {passage text: score}}}  (a text retriever: passages are
+          the rows' `text_description`, scored by their text, not their position)
 """
 
 import json
@@ -54,6 +57,39 @@ def vidore_qa(request: dict) -> dict:
 
     dataset = Dataset.from_parquet(str(Path(request["dataset"]) / "data" / "test-00000-of-00001.parquet"))
     evaluator = ViDoReEvaluatorQA(vidore_retriever(request["scores"]))
+    return evaluator.evaluate_dataset(dataset, batch_query=4, batch_passage=4, batch_score=4)
+
+
+def vidore_qa_text(request: dict) -> dict:
+    """ViDoReEvaluatorQA with a text retriever (`use_visual_embedding=False`): the evaluator
+    embeds each row's `text_description`; the fixed score is looked up by that text."""
+    import torch
+    from datasets import Dataset
+    from vidore_benchmark.evaluation.vidore_evaluators import ViDoReEvaluatorQA
+    from vidore_benchmark.retrievers.base_vision_retriever import BaseVisionRetriever
+
+    scores_by_text = request["scores"]
+    query_texts = list(scores_by_text)
+    passage_texts = list(dict.fromkeys(text for scores in scores_by_text.values() for text in scores))
+    table = torch.tensor([[scores_by_text[query][text] for text in passage_texts] for query in query_texts])
+
+    class FixedTextScores(BaseVisionRetriever):
+        def __init__(self):
+            super().__init__(use_visual_embedding=False)
+
+        def forward_queries(self, queries, batch_size, **kwargs):  # noqa: ARG002 (the interface)
+            return [torch.tensor([float(query_texts.index(query))]) for query in queries]
+
+        def forward_passages(self, passages, batch_size, **kwargs):  # noqa: ARG002 (the interface)
+            return [torch.tensor([float(passage_texts.index(text))]) for text in passages]
+
+        def get_scores(self, query_embeddings, passage_embeddings, batch_size=None):  # noqa: ARG002
+            rows = [int(query[0]) for query in query_embeddings]
+            columns = [int(passage[0]) for passage in passage_embeddings]
+            return table[rows][:, columns]
+
+    dataset = Dataset.from_parquet(str(Path(request["dataset"]) / "data" / "test-00000-of-00001.parquet"))
+    evaluator = ViDoReEvaluatorQA(FixedTextScores())
     return evaluator.evaluate_dataset(dataset, batch_query=4, batch_passage=4, batch_score=4)
 
 
@@ -144,6 +180,7 @@ if __name__ == "__main__":
         sys.exit(0)
     tools = {
         "vidore-qa": vidore_qa,
+        "vidore-qa-text": vidore_qa_text,
         "vidore-beir": vidore_beir,
         "mteb": mteb,
         "colpali-engine": colpali_engine,
