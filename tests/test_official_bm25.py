@@ -250,7 +250,7 @@ def test_a_run_records_the_variant(cli, tmp_path):
         "0",
     )
     assert code == 0, err
-    result = json.loads((tmp_path / "bm25-ocr" / "debian-faq-en.json").read_text())
+    result = json.loads((tmp_path / "bm25-ocr@variant-vidore" / "debian-faq-en.json").read_text())
     parameters = result["retriever"]["parameters"]
     assert parameters["variant"] == "vidore" and parameters["tokeniser"] == UNTRAINED_PUNKT
     assert result["metrics"]["ndcg_at_5"] > 0.8
