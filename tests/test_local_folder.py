@@ -198,7 +198,9 @@ def test_retriever_options_reach_bm25(folder, tmp_path, cli):
     )
     assert code == 0, err
     assert (
-        json.loads((tmp_path / "bm25-ocr@k1-0.9" / "my-docs.json").read_text())["retriever"]["parameters"]["k1"]
+        json.loads((tmp_path / "bm25-ocr@k1-0.9" / "my-docs.json").read_text())["retriever"]["parameters"][
+            "k1"
+        ]
         == 0.9
     )
     code, _, err = cli("run", "--task", folder, "--retriever", "bm25-ocr", "--param", "k3=1")
