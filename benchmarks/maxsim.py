@@ -168,7 +168,7 @@ def main() -> int:
 def reference_scores(queries: list, pages: list):
     """The padded-einsum scoring of the official tool and colpali-engine (what `--protocol
     vidore` runs), as a float32 tensor."""
-    return torch.from_numpy(colpali_engine_scores(queries, pages))
+    return torch.from_numpy(colpali_engine_scores(queries, pages, block=128))
 
 
 def matmul_peak_gflops(dtype) -> float:

@@ -2,7 +2,7 @@
 
 colpali-engine's own `score_multi_vector` (in its own environment, tests/official) is
 the reference for ColPali/ColQwen2: the same vectors must give bit-identical scores,
-across blocks of 128 queries and pages and with pages of unequal length (zero padding
+across many blocks of queries and pages and with pages of unequal length (zero padding
 floors their token maxima). BiSigLIP under vidore ranks by the raw dot product.
 """
 
@@ -23,12 +23,25 @@ from benchmark.retrievers.base import RetrieverOptions
 from tests.conftest import page_image
 from tests.official import HERE, official_python
 
+# vidore-benchmark 5.0.0's CLI default `--batch-score` (vidore_benchmark/cli/main.py),
+# which its evaluators pass to colpali-engine's score_multi_vector as the block size
+VIDORE_BATCH_SCORE = 4
+
 
 def official_colpali_scores(queries: list, pages: list, tmp_path) -> np.ndarray:
     vectors, output = tmp_path / "vectors.pt", tmp_path / "scores.pt"
     torch.save({"queries": queries, "pages": pages}, vectors)
     request = tmp_path / "request.json"
-    request.write_text(json.dumps({"tool": "colpali-engine", "vectors": str(vectors), "output": str(output)}))
+    request.write_text(
+        json.dumps(
+            {
+                "tool": "colpali-engine",
+                "vectors": str(vectors),
+                "output": str(output),
+                "block": VIDORE_BATCH_SCORE,
+            }
+        )
+    )
     completed = subprocess.run(
         [str(official_python("colpali-engine")), str(HERE / "score_with_official_tools.py"), str(request)],
         capture_output=True,
@@ -50,15 +63,14 @@ def random_vectors(generator, count: int, lengths: tuple[int, int], dim: int = 1
 
 def test_maxsim_is_colpali_engines_to_the_bit(tmp_path):
     generator = torch.Generator().manual_seed(0)
-    # more than 128 of each (two blocks). The first block of pages has one length (no
-    # padding); the rest have unequal lengths (zero padding takes part in the max), so
-    # blocks of any other size would floor different pages. Random signs: many negative
-    # token maxima.
+    # many blocks of each, the last ones partial; the first 128 pages share one length (no
+    # padding), the rest have unequal lengths (zero padding takes part in the max), so
+    # blocks of another size would floor other pages. Random signs: many negative maxima.
     queries = random_vectors(generator, 131, (2, 9))
-    pages = random_vectors(generator, 128, (4, 5)) + random_vectors(generator, 172, (1, 12))
+    pages = random_vectors(generator, 128, (4, 5)) + random_vectors(generator, 173, (1, 12))
     official = official_colpali_scores(queries, pages, tmp_path)
     ours = colpali_engine_scores(queries, pages)
-    assert ours.dtype == np.float32 and ours.shape == official.shape == (131, 300)
+    assert ours.dtype == np.float32 and ours.shape == official.shape == (131, 301)
     assert np.array_equal(ours, official)
     # guards the test: exact float32 MaxSim (pagebench's engine) is not the official arithmetic
     exact = np.array(

@@ -16,8 +16,9 @@ pagebench's numbers relate to the official tools"):
     pages first appear in the corpus, and the mean is over every query searched;
   - the official retrievers' score arithmetic, where vidore-benchmark has the retriever:
     ColPali/ColQwen2 as colpali-engine's `score_multi_vector` (bfloat16 model, scores in
-    the embedding dtype, blocks of 128 zero-padded), BiSigLIP's raw float32 dot product
-    (`benchmark.engine.reference_scoring`); bm25-ocr takes `--param variant=vidore`.
+    the embedding dtype, zero-padded blocks of vidore's default --batch-score, 4),
+    BiSigLIP's raw float32 dot product (`benchmark.engine.reference_scoring`); bm25-ocr
+    takes `--param variant=vidore`.
 - `mteb`: MTEB 2.x's `calculate_retrieval_scores`: ndcg/map/recall/precision means
   rounded to 5 digits; MRR@k its own code, ordered as trec_eval, not rounded.
 """

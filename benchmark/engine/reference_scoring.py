@@ -4,11 +4,13 @@ pagebench's engine (`index.py`) sums exact float32 MaxSim. vidore-benchmark 5.0.
 scores differently, and its numbers carry that arithmetic:
 
 - ColPali / ColQwen2 go through colpali-engine's `score_multi_vector` on the CPU, in
-  the embedding dtype (bfloat16 there): queries and pages are taken in blocks of 128,
-  each block zero-padded to its longest member; every (query token, page vector) dot
+  the embedding dtype (bfloat16 there), with vidore-benchmark's `--batch-score` (4 by
+  default) as its block size: queries and pages are taken in blocks of 4, each block
+  zero-padded to its longest member (pages are embedded in batches of `--batch-passage`,
+  also 4, whose padding falls in the same blocks); every (query token, page vector) dot
   product is rounded to the dtype, the max over page vectors is taken, and the token
   maxima are summed in the dtype. Two consequences: a score has ~8 bits of mantissa
-  (ties are common), and a page shorter than the longest page of its block of 128 gets
+  (ties are common), and a page shorter than the longest page of its block gets
   zero vectors, so each of its token maxima is floored at 0.
 - SigLIP ranks by the raw dot product of `get_text_features` and `get_image_features`
   in float32 (no normalisation).
@@ -28,7 +30,7 @@ import numpy as np
 
 from benchmark.engine.ranking import top_k
 
-OFFICIAL_BLOCK = 128  # colpali-engine's score_multi_vector default, which vidore-benchmark keeps
+OFFICIAL_BLOCK = 4  # vidore-benchmark CLI's --batch-score default, the block size it gives score_multi_vector
 
 
 def colpali_engine_scores(queries: Sequence, pages: Sequence, block: int = OFFICIAL_BLOCK) -> np.ndarray:

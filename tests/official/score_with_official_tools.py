@@ -144,7 +144,7 @@ def mteb(request: dict) -> dict:
 
 def colpali_engine(request: dict) -> dict:
     """colpali-engine's late-interaction scores, as vidore-benchmark's ColPali/ColQwen2
-    retrievers call them (`processor.score(..., batch_size=128, device="cpu")`)."""
+    retrievers call them (`processor.score(..., batch_size=batch_score, device="cpu")`)."""
     import importlib.util
     import types
 
@@ -159,7 +159,7 @@ def colpali_engine(request: dict) -> dict:
 
     vectors = torch.load(request["vectors"])
     scores = BaseVisualRetrieverProcessor.score_multi_vector(
-        vectors["queries"], vectors["pages"], batch_size=128, device="cpu"
+        vectors["queries"], vectors["pages"], batch_size=request["block"], device="cpu"
     )
     torch.save(scores, request["output"])
     return {"queries": scores.shape[0], "pages": scores.shape[1]}
