@@ -45,7 +45,7 @@ def write_files_atomic(files: Sequence[tuple[Path, Callable[[BinaryIO], object]]
     fsynced, then they are renamed in order. The last is the commit marker: its old version is
     removed before the first rename, so a crash between renames leaves new files without the
     marker (which readers ignore), never new files beside an old marker. On any failure the
-    temporary files are removed and the files already in place are left as they were."""
+    temporary files are removed; one before the renames (a full disk) leaves the folder as it was."""
     if not files:
         return
     folder = files[0][0].parent
@@ -61,16 +61,30 @@ def write_files_atomic(files: Sequence[tuple[Path, Callable[[BinaryIO], object]]
                 stream.flush()
                 os.fsync(stream.fileno())
             os.chmod(temporary, mode)
-        if len(files) > 1:
-            files[-1][0].unlink(missing_ok=True)
+        marker = files[-1][0]
+        if len(files) > 1 and marker.exists():
+            marker.unlink()
+            _fsync_folder(folder)  # withdrawn on disk before anything it described is replaced
         while staged:
             temporary, path = staged[0]
+            if len(staged) == 1 and len(files) > 1:
+                _fsync_folder(folder)  # the others' renames reach the disk before the marker's
             os.replace(temporary, path)
             staged.pop(0)
     except BaseException:
         for temporary, _ in staged:
             Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "posix":  # a folder cannot be opened for fsync elsewhere; renames are still atomic
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def temporary_name_length(name: str) -> int:
