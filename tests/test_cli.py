@@ -415,3 +415,16 @@ def test_results_and_leaderboard_follow_the_umask(cli, tmp_path, umask):
     assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in written} == {
         path.name: 0o666 & ~umask for path in written
     }
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [("a-folder", "--output {path} is a folder, not a file"), ("a-file/p.json", "{parent} is a file")],
+)
+@pytest.mark.usefixtures("no_work")
+def test_an_unwritable_profile_output_fails_before_the_work(cli, tmp_path, where, message):
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("")
+    path = tmp_path / where
+    code, _, err = cli("profile", "--task", "debian-faq-en", "--retriever", "bm25-ocr", "--output", path)
+    assert code == 2 and message.format(path=path, parent=path.parent) in err, err

@@ -262,11 +262,14 @@ def _summarise(outcomes: list, run_name: str, retriever_name: str) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from benchmark.core.files import write_text_atomic
     from benchmark.report.efficiency import CPU_NOTE, describe_efficiency, describe_growth
+    from benchmark.run.preflight import check_output_file
     from benchmark.run.profile import QUERY_SOURCE_TASK, profile_synthetic, profile_task
     from benchmark.run.session import load_retriever
     from benchmark.tasks.catalog import resolve_task
 
     spec = resolve_task(args.task) if args.task else None  # errors in the task first, before loading a model
+    if args.output:
+        check_output_file(args.output, "--output")
     retriever, model_load_s = load_retriever(args.retriever, retriever_options(args))
     settings = run_settings(args)
     name = args.retriever + (f" ({args.checkpoint})" if args.checkpoint else "")

@@ -55,6 +55,14 @@ def check_before_run(
     _check_free_space(folders, needs)
 
 
+def check_output_file(path: Path, role: str) -> None:
+    """A file a command writes after its work (`profile --output`): its folder writable, and
+    the path itself not a folder."""
+    if Path(path).is_dir():
+        raise PagebenchError(f"{role} {path} is a folder, not a file")
+    _check_writable(Path(path).parent, f"{role}'s")
+
+
 def _check_distinct_result_files(specs: Sequence[TaskSpec], run_folder: Path) -> None:
     """Two tasks of one name (two folders both called `docs`) would overwrite each other's results."""
     seen: dict[str, TaskSpec] = {}
