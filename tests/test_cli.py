@@ -1,9 +1,14 @@
 """The commands a newcomer runs first: tasks, retrievers, run on the bundled task."""
 
+import errno
 import json
+import os
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +16,7 @@ from benchmark.core.vocabulary import METRIC_NAMES
 from benchmark.evaluation.metrics import evaluate_run
 from benchmark.results.reader import read_result
 from benchmark.results.schema import SCHEMA_VERSION
+from tests.conftest import make_local_folder
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +278,153 @@ def test_params_and_protocol_give_a_run_its_own_default_folder(cli, tmp_path):
     assert code == 0, err
     assert (tmp_path / "bm25-ocr@k1-1.2@method-bm25+mteb" / "debian-faq-en.json").is_file()
     assert not (tmp_path / "bm25-ocr").exists()
+
+
+# --- how results are written, and what is checked before the work (issue 13) ---------------
+
+FAQ_RUN = ["run", "--task", "debian-faq-en", "--retriever", "bm25-ocr"]
+FAQ_RUN += ["--latency-queries", "0", "--no-cache"]
+
+
+def fd_path(fd: int) -> str:
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+def test_a_full_disk_never_leaves_a_new_trec_beside_an_old_json(cli, tmp_path, monkeypatch):
+    """The .json commits the pair: a write that fails leaves the old result whole (ENOSPC
+    while writing) or no result at all (a failed rename), never a mixed pair."""
+    run = [*FAQ_RUN, "--output-dir", tmp_path, "--run-name", "r"]
+    assert cli(*run)[0] == 0
+    folder = tmp_path / "r"
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def full_at_json(fd):
+        if ".json." in fd_path(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_at_json)
+    code, _, err = cli(*run, "--top-k", "3")  # another .trec than the first run's
+    assert code == 2 and f"{folder}: cannot write the results" in err and "No space left" in err, err
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+    def json_rename_fails(source, target):
+        if str(target).endswith(".json"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    monkeypatch.setattr(os, "replace", json_rename_fails)
+    code, _, err = cli(*run, "--top-k", "3")
+    assert code == 2 and "Input/output error" in err, err
+    assert sorted(path.name for path in folder.iterdir()) == ["debian-faq-en.qrels", "debian-faq-en.trec"]
+    monkeypatch.setattr(os, "replace", real_replace)
+    code, _, err = cli("compare", folder, folder)
+    assert code == 2 and "no results files" in err  # a .trec without its .json is not a result
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fails the test if the run gets as far as loading the retriever."""
+    import benchmark.run.session
+
+    def load_retriever(*_args):
+        raise AssertionError("the run started its work before the check")
+
+    monkeypatch.setattr(benchmark.run.session, "load_retriever", load_retriever)
+
+
+@pytest.mark.usefixtures("no_work")
+def test_an_output_or_cache_path_that_is_a_file_fails_before_the_work(cli, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for where in (["--output-dir", a_file], ["--output-dir", a_file / "below"]):
+        code, _, err = cli(*FAQ_RUN, *where)
+        assert code == 2 and f"output folder {a_file}" in err and "is a file, not a folder" in err, err
+    code, _, err = cli(*FAQ_RUN[:-1], "--output-dir", tmp_path, "--cache-dir", a_file)
+    assert code == 2 and f"cache folder {a_file}: {a_file} is a file" in err, err
+
+
+@pytest.mark.usefixtures("no_work")
+def test_a_read_only_output_folder_fails_before_the_work(cli, tmp_path, monkeypatch):
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    if os.geteuid() == 0:  # permissions do not bind root: refuse the write as a read-only mount would
+        real = tempfile.TemporaryFile
+
+        def refused(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
+            if Path(dir) == read_only:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    try:
+        code, _, err = cli(*FAQ_RUN, "--output-dir", read_only / "runs")
+    finally:
+        read_only.chmod(0o755)
+    expected = f"output folder {read_only / 'runs' / 'bm25-ocr'} cannot be written ({read_only}:"
+    assert code == 2 and expected in err, err
+    assert not (read_only / "runs").exists()
+
+
+@pytest.mark.usefixtures("no_work")
+def test_too_little_free_space_fails_before_the_work_naming_the_numbers(cli, tmp_path, monkeypatch):
+    import shutil
+
+    almost_full = shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: almost_full)
+    code, _, err = cli(*FAQ_RUN, "--output-dir", tmp_path / "out")
+    assert code == 2 and f"{tmp_path / 'out' / 'bm25-ocr'}: 1000 bytes free, but this run writes" in err, err
+    assert "MiB there (output " in err
+
+
+@pytest.mark.usefixtures("no_work")
+def test_names_too_long_for_the_file_system_fail_before_the_work(cli, tmp_path):
+    code, _, err = cli(*FAQ_RUN, "--output-dir", tmp_path, "--run-name", "r" * 300)
+    assert code == 2 and "is 300 bytes" in err and "choose a shorter --run-name" in err, err
+    folder = make_local_folder(tmp_path / ("d" * 240), {"p1": "words"}, {"q1": "words"}, [("q1", "p1", 1)])
+    code, _, err = cli(*FAQ_RUN[:2], folder, *FAQ_RUN[3:], "--output-dir", tmp_path / "out")
+    assert code == 2 and f"(folder {folder}) makes result file names of 260 bytes" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.usefixtures("no_work")
+def test_two_task_folders_of_one_name_fail_before_the_work(cli, tmp_path):
+    first, second = (
+        make_local_folder(tmp_path / side / "docs", {"p1": "words"}, {"q1": "words"}, [("q1", "p1", 1)])
+        for side in ("a", "b")
+    )
+    code, _, err = cli(*FAQ_RUN[:2], first, "--task", second, *FAQ_RUN[3:], "--output-dir", tmp_path / "out")
+    assert code == 2 and f"folder {first} and folder {second} are both task 'docs'" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_results_and_leaderboard_follow_the_umask(cli, tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        assert cli(*FAQ_RUN, "--output-dir", tmp_path, "--run-name", "r")[0] == 0
+        leaderboard = tmp_path / "leaderboard.md"
+        assert cli("leaderboard", tmp_path / "r", "--output", leaderboard, "--no-plots")[0] == 0
+    finally:
+        os.umask(previous)
+    written = [*(tmp_path / "r").iterdir(), leaderboard]
+    assert len(written) == 4
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in written} == {
+        path.name: 0o666 & ~umask for path in written
+    }
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [("a-folder", "--output {path} is a folder, not a file"), ("a-file/p.json", "{parent} is a file")],
+)
+@pytest.mark.usefixtures("no_work")
+def test_an_unwritable_profile_output_fails_before_the_work(cli, tmp_path, where, message):
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("")
+    path = tmp_path / where
+    code, _, err = cli("profile", "--task", "debian-faq-en", "--retriever", "bm25-ocr", "--output", path)
+    assert code == 2 and message.format(path=path, parent=path.parent) in err, err

@@ -169,6 +169,33 @@ def test_a_killed_run_resumes_and_ends_identical(cli, checkpoints, tmp_path):
     assert same_outcome(tmp_path / "resumed", tmp_path / "whole")
 
 
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_a_terminated_run_removes_its_disk_index_and_says_so(checkpoints, tmp_path, signal_number):
+    """SIGTERM (a scheduler's time limit) is handled like Ctrl-C: one line, cleanup, 128 + signal."""
+    index = tmp_path / "index"
+    command = [sys.executable, "-m", "benchmark", "run", "--task", TASK, "--retriever", "colpali"]
+    command += ["--checkpoint", checkpoints["colpali"], "--batch-size", "1", "--no-cache", "--no-progress"]
+    command += ["--output-dir", str(tmp_path / "out"), "--latency-queries", "0"]
+    command += ["--index-on-disk", str(index)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    staging = []
+    while process.poll() is None and time.monotonic() < deadline:
+        staging = [path for path in index.glob("pages-*/staging.f16") if path.stat().st_size > 0]
+        if staging:
+            break
+        time.sleep(0.005)
+    assert staging, "the run ended before it staged a page"
+    process.send_signal(signal_number)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == (143 if signal_number == signal.SIGTERM else 130), err
+    word = "terminated" if signal_number == signal.SIGTERM else "interrupted"
+    ours = [line for line in err.splitlines() if "pagebench" in line or "Traceback" in line]
+    assert ours == [f"pagebench: {word}"], err  # (transformers' weight-loading bar may come before)
+    assert list(index.iterdir()) == []  # the staging file and its folder are gone
+    assert not (tmp_path / "out").exists()
+
+
 # --- bad pages ----------------------------------------------------------------------------
 
 

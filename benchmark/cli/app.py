@@ -8,7 +8,11 @@ through `logging`; `configure_logging` shows it on stderr.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import benchmark
 from benchmark.cli.cache import add_cache_command
@@ -37,10 +41,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(debug=getattr(args, "debug", False))
     try:
-        return args.command(args)
+        with _terminate_as_interrupt():
+            return args.command(args)
     except PagebenchError as error:
         print(f"pagebench: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("pagebench: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("pagebench: interrupted", file=sys.stderr)
         return 130
@@ -53,6 +61,27 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's time limit, `kill`, torchrun stopping its workers), unwound like
+    Ctrl-C so that `finally` blocks and finalizers run (the `--index-on-disk` files go)."""
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+
+    def terminate(_signal_number, _frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -158,6 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from benchmark.results.writer import check_run_name, default_run_name
     from benchmark.run.cluster import join_cluster, leave_cluster, rank_device
+    from benchmark.run.preflight import check_before_run
     from benchmark.run.session import load_retriever, resolve_specs, run_tasks
 
     cluster = join_cluster(args.device)  # under torchrun; None otherwise
@@ -167,6 +168,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         params = parse_params(args.param)
         run_name = check_run_name(
             args.run_name or default_run_name(args.retriever, args.checkpoint, args.protocol, params)
+        )
+        check_before_run(
+            specs,
+            output_dir=args.output_dir,
+            run_name=run_name,
+            top_k=args.top_k,
+            cache_dir=None if args.no_cache else args.cache_dir,
+            index_dir=Path(args.index_on_disk) if args.index_on_disk else None,
         )
         retriever, model_load_s = load_retriever(args.retriever, retriever_options(args))
         main_process = cluster is None or cluster.is_main
@@ -253,11 +262,14 @@ def _summarise(outcomes: list, run_name: str, retriever_name: str) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from benchmark.core.files import write_text_atomic
     from benchmark.report.efficiency import CPU_NOTE, describe_efficiency, describe_growth
+    from benchmark.run.preflight import check_output_file
     from benchmark.run.profile import QUERY_SOURCE_TASK, profile_synthetic, profile_task
     from benchmark.run.session import load_retriever
     from benchmark.tasks.catalog import resolve_task
 
     spec = resolve_task(args.task) if args.task else None  # errors in the task first, before loading a model
+    if args.output:
+        check_output_file(args.output, "--output")
     retriever, model_load_s = load_retriever(args.retriever, retriever_options(args))
     settings = run_settings(args)
     name = args.retriever + (f" ({args.checkpoint})" if args.checkpoint else "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,14 +37,72 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """`write(stream)` into a temporary file beside `path`, fsync, then rename over `path`:
     readers see the old file or the whole new one, never a part (even after SIGKILL)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    write_files_atomic([(path, write)])
+
+
+def write_files_atomic(files: Sequence[tuple[Path, Callable[[BinaryIO], object]]]) -> None:
+    """Several files of one folder, committed together: each is written to a temporary file and
+    fsynced, then they are renamed in order. The last is the commit marker: its old version is
+    removed before the first rename, so a crash between renames leaves new files without the
+    marker (which readers ignore), never new files beside an old marker. On any failure the
+    temporary files are removed; one before the renames (a full disk) leaves the folder as it was."""
+    if not files:
+        return
+    folder = files[0][0].parent
+    folder.mkdir(parents=True, exist_ok=True)
+    mode = 0o666 & ~current_umask()  # what open() would give; mkstemp's own files are 0600
+    staged: list[tuple[str, Path]] = []
     try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        for path, write in files:
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            staged.append((temporary, path))
+            with os.fdopen(handle, "wb") as stream:
+                write(stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, mode)
+        marker = files[-1][0]
+        if len(files) > 1 and marker.exists():
+            marker.unlink()
+            _fsync_folder(folder)  # withdrawn on disk before anything it described is replaced
+        while staged:
+            temporary, path = staged[0]
+            if len(staged) == 1 and len(files) > 1:
+                _fsync_folder(folder)  # the others' renames reach the disk before the marker's
+            os.replace(temporary, path)
+            staged.pop(0)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        for temporary, _ in staged:
+            Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "posix":  # a folder cannot be opened for fsync elsewhere; renames are still atomic
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def temporary_name_length(name: str) -> int:
+    """Bytes in the name of the temporary file written before `name` (the longest name an
+    atomic write creates): `.NAME.` + 8 random characters + `.tmp`."""
+    return len(name.encode()) + len("..") + 8 + len(".tmp")
+
+
+def current_umask() -> int:
+    """The process's umask. Linux reports it; elsewhere reading it means setting it, so it
+    is set straight back (a file another thread creates in between may miss the umask)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -5,7 +5,9 @@
 <output-dir>/<run-name>/<task>.qrels  the judgements the metrics used: qid 0 docid relevance
 
 With the last two, trec_eval or ir_measures recompute every metric in the first
-(`trec_eval -m ndcg_cut.5 task.qrels task.trec`).
+(`trec_eval -m ndcg_cut.5 task.qrels task.trec`). The `.json` is the commit marker: the three
+are written to temporary files, then renamed with the `.json` last, so a `.trec` without its
+`.json` is an unfinished write, which no reader takes for a result.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.core.errors import PagebenchError
-from benchmark.core.files import write_text_atomic
+from benchmark.core.files import write_files_atomic
 from benchmark.core.protocols import DEFAULT_PROTOCOL
 from benchmark.core.types import Qrels, RankedRun
 from benchmark.results.schema import ResultsFile
@@ -83,16 +85,35 @@ def qrels_lines(qrels: Qrels) -> str:
     )
 
 
+RESULT_SUFFIXES = (".trec", ".qrels", ".json")  # written in this order: the .json commits the set
+
+
+def result_file_names(task_name: str) -> list[str]:
+    """The files one task's results take in its run folder."""
+    return [f"{task_name}{suffix}" for suffix in RESULT_SUFFIXES]
+
+
 def write_result(result: TaskResult, output_dir: Path) -> Path:
-    """Write the TREC and JSON files atomically, under the document's run name; returns the JSON path."""
+    """Write the TREC, qrels and JSON files under the document's run name, as one commit: the
+    `.json` is renamed into place last (a `.trec` without its `.json` is not a result); returns
+    the JSON path. A full or read-only disk is an error naming the folder, never a `.trec`
+    beside another run's `.json`."""
     document = result.document
     folder = output_dir / check_run_name(document.run_name)
     _check_trec_ids(result)
-    write_text_atomic(folder / f"{document.task.name}.trec", trec_lines(result.ranked, document.run_name))
-    write_text_atomic(folder / f"{document.task.name}.qrels", qrels_lines(result.qrels))
-    json_path = folder / f"{document.task.name}.json"
-    write_text_atomic(json_path, document.to_json())
-    return json_path
+    contents = (trec_lines(result.ranked, document.run_name), qrels_lines(result.qrels), document.to_json())
+    paths = [folder / name for name in result_file_names(document.task.name)]
+    try:
+        write_files_atomic([(path, _writer(text)) for path, text in zip(paths, contents, strict=True)])
+    except OSError as error:
+        raise PagebenchError(
+            f"{folder}: cannot write the results of task {document.task.name!r}: {error.strerror or error}"
+        ) from None
+    return paths[-1]
+
+
+def _writer(text: str):
+    return lambda stream: stream.write(text.encode("utf-8"))
 
 
 def _trec_ids(result: TaskResult) -> Iterator[str]:
