@@ -48,6 +48,33 @@ def damaged(tmp_path: Path, change) -> Path:
             f"schema_version 7 is not one this pagebench reads (1 to {SCHEMA_VERSION})",
         ),
         (lambda d: d["per_query"].update(q1=3), "field 'per_query.q1': Input should be a valid dictionary"),
+        # issue 13, case 2: what the CI gate used to pass, or coerce, or fail on as a regression
+        (lambda d: d.pop("task"), "field 'task': Field required"),
+        (
+            lambda d: d["metrics"].update(ndcg_at_5="0.5"),
+            "field 'metrics.ndcg_at_5': Input should be a valid number (got '0.5')",
+        ),
+        (lambda d: d["metrics"].update(ndcg_at_5=float("nan")), "NaN is not a JSON number"),
+        (lambda d: d["metrics"].update(ndcg_at_5=float("inf")), "Infinity is not a JSON number"),
+        (
+            lambda d: d["metrics"].update(ndcg_at_5=1e308),
+            "field 'metrics.ndcg_at_5': Input should be less than or equal to 1",
+        ),
+        (
+            lambda d: d["main_score"].update(value=-0.1),
+            "field 'main_score.value': Input should be greater than or equal to 0",
+        ),
+        (
+            lambda d: d["per_query"]["q001"].update(ndcg_at_5=True),
+            "field 'per_query.q001.ndcg_at_5': Input should be a valid number",
+        ),
+        (lambda d: d["task"].update(n_queries="5"), "field 'task.n_queries': Input should be a valid int"),
+        (lambda d: d["task"].update(n_pages=-1), "field 'task.n_pages': Input should be greater than"),
+        (
+            lambda d: d["efficiency"].update(query_ms_p50=-2.0),
+            "field 'efficiency.query_ms_p50': Input should be greater than or equal to 0",
+        ),
+        (lambda d: d.update(schema_version=1, timing=[1]), "field 'timing': expected an object"),
     ],
 )
 def test_a_bad_results_file_is_one_line_naming_file_and_field(tmp_path, cli, change, message):
