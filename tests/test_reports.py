@@ -89,6 +89,54 @@ def test_check_tolerance_is_a_bound(cli, tmp_path):
     assert cli("check", "--baseline", baseline, "--current", current, "--tolerance", "0.02")[0] == 1
 
 
+@pytest.mark.parametrize("current_metric", [float("nan"), float("inf"), 1e308, -0.5])
+def test_check_refuses_a_non_finite_or_out_of_range_metric_instead_of_passing_it(
+    cli, tmp_path, current_metric
+):
+    """Issue 13, case 2: NaN, Infinity and 1e308 used to pass the gate (exit 0)."""
+    baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
+    current = two_task_run(
+        tmp_path, "now", ALTERNATING, ALTERNATING, metric_means={"ndcg_at_5": current_metric}
+    )
+    code, out, err = cli("check", "--baseline", baseline, "--current", current)
+    assert code == 2 and "check passed" not in out
+    assert str(current / f"{EN}.json") in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--tolerance", "nan"),
+        ("--tolerance", "inf"),
+        ("--tolerance", "-0.1"),
+        ("--significant", "--alpha", "nan"),
+        ("--significant", "--alpha", "0"),
+        ("--significant", "--alpha", "1.5"),
+        ("--resamples", "0"),
+        ("--resamples", "-3"),
+    ],
+)
+def test_check_refuses_a_numeric_option_out_of_range(cli, tmp_path, options):
+    """Issue 13, case 2: `--tolerance nan` and `--alpha nan` used to pass a fall from 1.0 to 0.1;
+    `--resamples 0` was an internal error (exit 1, the regression code)."""
+    baseline = two_task_run(tmp_path, "base", [1.0] * 40, [1.0] * 40)
+    current = two_task_run(tmp_path, "now", [1.0] * 40, [0.1] * 40)
+    with pytest.raises(SystemExit) as exited:
+        cli("check", "--baseline", baseline, "--current", current, *options)
+    assert exited.value.code == 2
+
+
+def test_compare_refuses_bad_statistics_options_and_non_finite_data(cli, tmp_path):
+    """Issue 13, cases 2 and 16: `compare --json` printed NaN (not JSON) and p 0.0 for NaN data."""
+    a = two_task_run(tmp_path, "a", ALTERNATING, ALTERNATING)
+    b = two_task_run(tmp_path, "b", [float("nan")] * 40, ALTERNATING)
+    code, out, err = cli("compare", a, b, "--json")
+    assert code == 2 and out == "" and str(b / f"{EN}.json") in err
+    with pytest.raises(SystemExit) as exited:
+        cli("compare", a, a, "--resamples", "0")
+    assert exited.value.code == 2
+
+
 def test_check_not_comparable_when_a_task_is_missing_or_on_other_data(cli, tmp_path):
     baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
     write_result_file(tmp_path, "only-en", EN, ALTERNATING)
