@@ -342,6 +342,49 @@ def test_leaderboard_warns_when_runs_used_different_data(cli, tmp_path, monkeypa
     assert "debian-faq-en: runs were evaluated on different data" in (tmp_path / "leaderboard.md").read_text()
 
 
+@pytest.mark.parametrize("suite", ["../../escaped", "/ABSOLUTE/escaped", "..", "a/../../escaped"])
+def test_leaderboard_plots_stay_in_their_folder_whatever_the_suite(cli, tmp_path, monkeypatch, suite):
+    """Issue 13, case 3: a results file's `task.suite` chose where the PNGs went."""
+    if suite.startswith("/ABSOLUTE"):
+        suite = str(tmp_path / "absolute" / "escaped")
+    work = tmp_path / "deep" / "work"
+    for run in ("a", "b"):
+        write_result_file(work / "results", run, "my-task", [0.5] * 10, suite=suite, fingerprint="f")
+    monkeypatch.chdir(work)
+    assert cli("leaderboard", "results")[0] == 0
+    plots_folder = work / "leaderboard"
+    written = {path for path in tmp_path.rglob("*.png")}
+    assert written and all(path.parent == plots_folder for path in written), written
+
+
+def test_leaderboard_escapes_names_from_results_files(cli, tmp_path, monkeypatch):
+    """Issue 13, case 3: run names (and other text from results files) went unescaped into
+    the markdown: a `|` split the row, `<img onerror>` was HTML, a newline ended the table."""
+    hostile = {
+        "x | y": None,
+        "<img src=x onerror=alert(1)>": None,
+        "tick`<b>`tock": None,
+        "line\nbreak [link](javascript:alert(1))": None,
+    }
+    for number, name in enumerate(hostile):
+        path = write_result_file(tmp_path / "results", f"run{number}", EN, [0.5] * 10)
+        document = json.loads(path.read_text())
+        document["run_name"] = name
+        document["retriever"]["name"] = name
+        document["efficiency"]["device"] = name
+        path.write_text(json.dumps(document))
+    monkeypatch.chdir(tmp_path)
+    assert cli("leaderboard", "results", "--no-plots")[0] == 0
+    markdown = (tmp_path / "leaderboard.md").read_text()
+    rows = [line for line in markdown.splitlines() if line.startswith("|  | ")]
+    assert len(rows) == len(hostile)  # no row was split in two by a line break
+    header_cells = markdown.splitlines()[markdown.splitlines().index(rows[0]) - 2].count(" | ")
+    for row in rows:
+        assert row.replace("\\|", "").count(" | ") == header_cells  # no cell added by a `|`
+    assert "<img" not in markdown and "<b>" not in markdown
+    assert "](javascript" not in markdown.replace("\\](javascript", "")  # brackets escaped: no link
+
+
 def test_committed_leaderboard_is_generated_from_committed_results(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     assert cli("leaderboard", "results", "--output", tmp_path / "leaderboard.md", "--no-plots")[0] == 0
