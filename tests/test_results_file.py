@@ -93,3 +93,33 @@ def test_the_schema_describes_itself():
     """A typed-schema tool can describe the file (e.g. for other languages' readers)."""
     schema = ResultsFile.model_json_schema()
     assert {"task", "retriever", "metrics", "per_query", "efficiency"} <= set(schema["required"])
+
+
+@pytest.mark.parametrize("param", ["k1=nan", "b=inf", "k1=-3", "b=1.5", "k1=1e400", "b=-0.1"])
+def test_a_non_finite_or_out_of_range_retriever_param_is_refused_before_anything_is_written(
+    cli, tmp_path, param
+):
+    """Issue 13, case 16: `--param k1=nan` was accepted and NaN written into the results file."""
+    code, _, err = cli(
+        "run",
+        "--task",
+        "debian-faq-en",
+        "--retriever",
+        "bm25-ocr",
+        "--param",
+        param,
+        "--output-dir",
+        tmp_path,
+    )
+    assert code == 2 and f"--param {param} must be a finite number" in err
+    assert len(err.strip().splitlines()) == 1 and not any(tmp_path.rglob("*.json"))
+
+
+def test_results_json_never_holds_nan():
+    """Issue 13, case 16: the model refuses a NaN metric, and the JSON writer refuses a NaN anywhere."""
+    document = read_result(TEMPLATE)
+    with pytest.raises(ValueError):
+        ResultsFile.model_validate({**document.model_dump(), "metrics": {"ndcg_at_5": float("nan")}})
+    parameters = document.retriever.model_copy(update={"parameters": {"k1": float("nan")}})
+    with pytest.raises(ValueError, match="JSON compliant"):
+        document.model_copy(update={"retriever": parameters}).to_json()
