@@ -2,6 +2,7 @@
 import of published results (ViDoRe results JSON, MTEB result files)."""
 
 import json
+import math
 import shlex
 import shutil
 from pathlib import Path
@@ -383,6 +384,18 @@ def test_leaderboard_escapes_names_from_results_files(cli, tmp_path, monkeypatch
         assert row.replace("\\|", "").count(" | ") == header_cells  # no cell added by a `|`
     assert "<img" not in markdown and "<b>" not in markdown
     assert "](javascript" not in markdown.replace("\\](javascript", "")  # brackets escaped: no link
+
+
+def test_leaderboard_refuses_an_infinite_score_instead_of_ranking_it_first(cli, tmp_path, monkeypatch):
+    """Issue 13, case 16: a run whose metric was `Infinity` was ranked first."""
+    write_result_file(tmp_path / "results", "honest", EN, [0.5] * 10)
+    bad = write_result_file(
+        tmp_path / "results", "infinite", EN, [0.5] * 10, metric_means={"ndcg_at_5": math.inf}
+    )
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("leaderboard", "results", "--no-plots")
+    assert code == 2 and str(bad.relative_to(tmp_path)) in err
+    assert not (tmp_path / "leaderboard.md").exists()
 
 
 def test_committed_leaderboard_is_generated_from_committed_results(cli, tmp_path, monkeypatch):
