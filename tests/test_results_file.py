@@ -26,7 +26,8 @@ def damaged(tmp_path: Path, change) -> Path:
     change(document)
     path = tmp_path / "run" / "debian-faq-en.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document), encoding="utf-8")
+    # 1e400 is valid JSON that Python would read as infinity
+    path.write_text(json.dumps(document).replace("1e+300", "1e400"), encoding="utf-8")
     return path
 
 
@@ -56,6 +57,8 @@ def damaged(tmp_path: Path, change) -> Path:
         ),
         (lambda d: d["metrics"].update(ndcg_at_5=float("nan")), "NaN is not a JSON number"),
         (lambda d: d["metrics"].update(ndcg_at_5=float("inf")), "Infinity is not a JSON number"),
+        (lambda d: d["retriever"]["parameters"].update(k1=float("-inf")), "-Infinity is not a JSON number"),
+        (lambda d: d["retriever"]["parameters"].update(k1=1e300), "1e400 is too large for a number"),
         (
             lambda d: d["metrics"].update(ndcg_at_5=1e308),
             "field 'metrics.ndcg_at_5': Input should be less than or equal to 1",

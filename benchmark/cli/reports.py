@@ -99,7 +99,9 @@ def _add_check(commands, common) -> None:
             "Compare the current run with a baseline run, task by task. Exit 0 when no task's metric fell "
             "by more than the tolerance; 1 on a regression (each one named with baseline, current "
             "and delta); 2 when a baseline task is missing from the current run or was "
-            "evaluated on different data. With --significant a fall also needs p < alpha in the paired "
+            "evaluated on different data, or an input is wrong (a results file with a metric that is not "
+            "a number in [0, 1], a missing or mistyped field; an option out of range). With --significant "
+            "a fall also needs p < alpha in the paired "
             "randomisation test."
         ),
         epilog="example:\n  pagebench run --suite debian-faq --retriever bm25-ocr --output-dir runs\n"

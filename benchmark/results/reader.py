@@ -6,6 +6,7 @@ Every problem is one line naming the file and the field at fault (`pagebench` ex
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,7 +19,9 @@ from benchmark.results.schema import SCHEMA_VERSION, ResultsFile
 def read_result(path: Path) -> ResultsFile:
     """A results file in the current schema."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        document = json.loads(
+            path.read_text(encoding="utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float
+        )
     except (OSError, ValueError, RecursionError) as error:
         # ValueError: not JSON, not UTF-8, NaN/Infinity, an integer too long to convert
         raise ResultsFileError(f"{path}: not a readable results file ({_short_error(error)})") from None
@@ -42,6 +45,14 @@ def read_result(path: Path) -> ResultsFile:
 def _refuse_constant(name: str):
     """JSON has no NaN or Infinity; Python's parser would accept them as numbers."""
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    """`1e400` is valid JSON, and Python reads it as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
 
 
 def _short_error(error: BaseException) -> str:
