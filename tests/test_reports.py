@@ -115,6 +115,8 @@ def test_check_refuses_a_non_finite_or_out_of_range_metric_instead_of_passing_it
         ("--significant", "--alpha", "1.5"),
         ("--resamples", "0"),
         ("--resamples", "-3"),
+        ("--resamples", "100000000000"),  # was a MemoryError
+        ("--seed", "-1"),  # was NumPy's ValueError
     ],
 )
 def test_check_refuses_a_numeric_option_out_of_range(cli, tmp_path, options):

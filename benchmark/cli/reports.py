@@ -133,13 +133,34 @@ def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default=DEFAULT_METRIC, help="per-query metric (default: %(default)s)")
     parser.add_argument(
         "--resamples",
-        type=positive_int,
+        type=resample_count,
         default=defaults.RESAMPLES,
         help="bootstrap / randomisation draws (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=defaults.STATISTICS_SEED, help="random seed (default: %(default)s)"
+        "--seed", type=seed, default=defaults.STATISTICS_SEED, help="random seed (default: %(default)s)"
     )
+
+
+def resample_count(text: str) -> int:
+    """At least 1 (no draws, no interval), at most `MAX_RESAMPLES` (memory)."""
+    value = positive_int(text)
+    if value > defaults.MAX_RESAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {defaults.MAX_RESAMPLES:,} resamples, got {value:,}"
+        )
+    return value
+
+
+def seed(text: str) -> int:
+    """NumPy's generators take a non-negative seed."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer 0 or more), got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer 0 or more), got {value}")
+    return value
 
 
 def tolerance(text: str) -> float:
