@@ -78,6 +78,8 @@ def damaged(tmp_path: Path, change) -> Path:
             "field 'efficiency.query_ms_p50': Input should be greater than or equal to 0",
         ),
         (lambda d: d.update(schema_version=1, timing=[1]), "field 'timing': expected an object"),
+        # compare and check --significant failed on it with an internal error
+        (lambda d: d.update(per_query={}), "field 'per_query': Dictionary should have at least 1 item"),
     ],
 )
 def test_a_bad_results_file_is_one_line_naming_file_and_field(tmp_path, cli, change, message):

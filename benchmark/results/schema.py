@@ -176,7 +176,8 @@ class ResultsFile(_Section):
     main_score: MainScore
     skipped_pages: list[SkippedPageRecord] = []  # --on-bad-page skip
     metrics: dict[str, Score]  # mean over every query of the task
-    per_query: dict[str, dict[str, Score]]
+    # at least one query: compare and check test per-query values, and a task has queries
+    per_query: Annotated[dict[str, dict[str, Score]], Field(min_length=1)]
     efficiency: Efficiency
     environment: Environment = Environment()
     timestamps: Timestamps | None = None
