@@ -2,15 +2,19 @@
 the results-file reader either load it or fail with pagebench's own error, never with an
 unhandled exception."""
 
+import contextlib
 import copy
+import io
 import json
 import math
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from benchmark.cli import main
 from benchmark.core.errors import PagebenchError, ResultsFileError, SpecError
 from benchmark.results.reader import read_result
 from benchmark.tasks import load_task
@@ -252,3 +256,61 @@ def test_any_edited_results_file_loads_in_range_or_raises_results_file_error(cha
 )
 def test_any_bytes_as_a_results_file_load_or_raise_results_file_error(content):
     _loads_in_range_or_raises_our_error(content)
+
+
+def _pagebench(*args: str) -> tuple[int, str]:
+    """`pagebench ARGS` in-process: (exit code, stdout); an argparse error is exit 2."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(list(args))
+        except SystemExit as exited:
+            code = exited.code
+    assert "internal error" not in stderr.getvalue(), stderr.getvalue()
+    return code, stdout.getvalue()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    baseline_changes=st.lists(mutations, max_size=2),
+    current_changes=st.lists(mutations, max_size=2),
+    scores=st.lists(st.floats(min_value=0, max_value=1), min_size=3, max_size=3),
+)
+def test_check_and_compare_on_any_results_files_exit_0_1_or_2_never_internal_error(
+    baseline_changes, current_changes, scores
+):
+    """The CI gate reads what it is given: 0 and 1 only for files the reader accepts,
+    2 for anything else, and `compare --json` always prints real JSON."""
+    with tempfile.TemporaryDirectory() as folder:
+        runs = []
+        for name, changes in (("baseline", baseline_changes), ("current", current_changes)):
+            document = copy.deepcopy(RESULTS_DOCUMENT)
+            if name == "current":
+                for query, value in zip(document["per_query"], scores, strict=True):
+                    document["per_query"][query]["ndcg_at_5"] = value
+            for change in changes:
+                try:
+                    document = _mutated(document, change)
+                except (KeyError, IndexError, TypeError):
+                    pass
+            path = Path(folder) / name / "debian-faq-en.json"
+            path.parent.mkdir()
+            path.write_text(json.dumps(document), encoding="utf-8")
+            runs.append(path.parent)
+        baseline, current = runs
+        code, _ = _pagebench(
+            "check",
+            "--baseline",
+            str(baseline),
+            "--current",
+            str(current),
+            "--significant",
+            "--resamples",
+            "50",
+        )
+        assert code in (0, 1, 2)
+        event(f"check exit {code}")
+        code, out = _pagebench("compare", str(baseline), str(current), "--json", "--resamples", "50")
+        assert code in (0, 2)
+        if code == 0:
+            json.loads(out, parse_constant=lambda name: pytest.fail(f"compare --json printed {name}"))
