@@ -1,18 +1,27 @@
-"""Property-based: whatever a user writes, the spec parser and the local-folder loader
-either load it or fail with pagebench's own error, never with an unhandled exception."""
+"""Property-based: whatever a user writes, the spec parser, the local-folder loader and
+the results-file reader either load it or fail with pagebench's own error, never with an
+unhandled exception."""
 
+import contextlib
+import copy
+import io
 import json
+import math
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from benchmark.core.errors import PagebenchError, SpecError
+from benchmark.cli import main
+from benchmark.core.errors import PagebenchError, ResultsFileError, SpecError
+from benchmark.results.reader import read_result
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import local_folder_spec
 from benchmark.tasks.spec import _FIELD_TYPES, load_spec_file, parse_spec
 from tests.conftest import png_bytes
+from tests.result_files import TEMPLATE
 
 scalars = st.one_of(
     st.text(max_size=30),
@@ -149,3 +158,153 @@ def test_any_local_folder_loads_or_raises_our_error(corpus, queries, qrels, spec
             return
         event("loaded")
         assert task.queries and task.qrels
+
+
+# --- results files (issue 13): whatever a results file holds, it loads in range or is refused
+
+
+def _small_results_document() -> dict:
+    """The committed template with three queries, so mutations reach every section often."""
+    document = json.loads(TEMPLATE.read_text(encoding="utf-8"))
+    document["per_query"] = dict(list(document["per_query"].items())[:3])
+    return document
+
+
+RESULTS_DOCUMENT = _small_results_document()
+
+
+def _json_paths(node, prefix: tuple = ()):
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _json_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _json_paths(value, (*prefix, index))
+
+
+RESULTS_PATHS = list(_json_paths(RESULTS_DOCUMENT))
+json_values = st.recursive(
+    st.one_of(scalars, st.integers(), st.floats(min_value=-2.0, max_value=2.0)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+mutations = st.one_of(
+    st.tuples(st.just("replace"), st.sampled_from(RESULTS_PATHS), json_values),
+    st.tuples(st.just("delete"), st.sampled_from(RESULTS_PATHS[1:]), st.none()),
+    st.tuples(st.just("add"), st.sampled_from(RESULTS_PATHS), st.tuples(st.text(max_size=8), json_values)),
+    st.tuples(st.just("replace"), st.just(("schema_version",)), st.sampled_from([1, 2, 3, 1.0, "3", True])),
+)
+
+
+def _mutated(document, mutation) -> object:
+    kind, path, value = mutation
+    if not path:
+        return value if kind == "replace" else document
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    if kind == "replace":
+        parent[path[-1]] = value
+    elif kind == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent[path[-1]], dict):
+        key, added = value
+        parent[path[-1]][key] = added
+    return document
+
+
+def _loads_in_range_or_raises_our_error(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "task.json"
+        path.write_bytes(content)
+        try:
+            result = read_result(path)
+        except ResultsFileError as error:
+            assert str(error).startswith(f"{path}: ") and "\n" not in str(error)
+            return
+    event("loaded")
+    # what loads is what every report may trust: finite scores in [0, 1], and it writes back
+    scores = [result.main_score.value, *result.metrics.values()]
+    scores += [value for values in result.per_query.values() for value in values.values()]
+    assert all(math.isfinite(value) and 0 <= value <= 1 for value in scores)
+    json.loads(result.to_json())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(mutations, min_size=1, max_size=4))
+def test_any_edited_results_file_loads_in_range_or_raises_results_file_error(changes):
+    document = copy.deepcopy(RESULTS_DOCUMENT)
+    for change in changes:
+        try:
+            document = _mutated(document, change)
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier change removed or replaced the path: skip this one
+    # json.dumps writes NaN and Infinity as Python's json does: a reader must refuse them
+    _loads_in_range_or_raises_our_error(json.dumps(document).encode())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    content=st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(str.encode),
+        json_values.map(lambda value: json.dumps(value).encode()),
+    )
+)
+def test_any_bytes_as_a_results_file_load_or_raise_results_file_error(content):
+    _loads_in_range_or_raises_our_error(content)
+
+
+def _pagebench(*args: str) -> tuple[int, str]:
+    """`pagebench ARGS` in-process: (exit code, stdout); an argparse error is exit 2."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(list(args))
+        except SystemExit as exited:
+            code = exited.code
+    assert "internal error" not in stderr.getvalue(), stderr.getvalue()
+    return code, stdout.getvalue()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    baseline_changes=st.lists(mutations, max_size=2),
+    current_changes=st.lists(mutations, max_size=2),
+    scores=st.lists(st.floats(min_value=0, max_value=1), min_size=3, max_size=3),
+    significant=st.booleans(),  # 3 queries are never significant: without it, falls are regressions
+)
+def test_check_and_compare_on_any_results_files_exit_0_1_or_2_never_internal_error(
+    baseline_changes, current_changes, scores, significant
+):
+    """The CI gate reads what it is given: 0 and 1 only for files the reader accepts,
+    2 for anything else, and `compare --json` always prints real JSON."""
+    with tempfile.TemporaryDirectory() as folder:
+        runs = []
+        for name, changes in (("baseline", baseline_changes), ("current", current_changes)):
+            document = copy.deepcopy(RESULTS_DOCUMENT)
+            if name == "current":
+                for query, value in zip(document["per_query"], scores, strict=True):
+                    document["per_query"][query]["ndcg_at_5"] = value
+                document["metrics"]["ndcg_at_5"] = sum(scores) / len(scores)
+            for change in changes:
+                try:
+                    document = _mutated(document, change)
+                except (KeyError, IndexError, TypeError):
+                    pass
+            path = Path(folder) / name / "debian-faq-en.json"
+            path.parent.mkdir()
+            path.write_text(json.dumps(document), encoding="utf-8")
+            runs.append(path.parent)
+        baseline, current = runs
+        statistics = ("--significant",) * significant + ("--resamples", "50")
+        code, _ = _pagebench("check", "--baseline", str(baseline), "--current", str(current), *statistics)
+        assert code in (0, 1, 2)
+        event(f"check exit {code}")
+        code, out = _pagebench("compare", str(baseline), str(current), "--json", "--resamples", "50")
+        assert code in (0, 2)
+        if code == 0:
+            json.loads(out, parse_constant=lambda name: pytest.fail(f"compare --json printed {name}"))

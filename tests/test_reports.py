@@ -2,6 +2,7 @@
 import of published results (ViDoRe results JSON, MTEB result files)."""
 
 import json
+import math
 import shlex
 import shutil
 from pathlib import Path
@@ -87,6 +88,56 @@ def test_check_tolerance_is_a_bound(cli, tmp_path):
     current = two_task_run(tmp_path, "now", ALTERNATING, [0.0] + ALTERNATING[1:])  # -1/40 = -0.025
     assert cli("check", "--baseline", baseline, "--current", current, "--tolerance", "0.03")[0] == 0
     assert cli("check", "--baseline", baseline, "--current", current, "--tolerance", "0.02")[0] == 1
+
+
+@pytest.mark.parametrize("current_metric", [float("nan"), float("inf"), 1e308, -0.5])
+def test_check_refuses_a_non_finite_or_out_of_range_metric_instead_of_passing_it(
+    cli, tmp_path, current_metric
+):
+    """Issue 13, case 2: NaN, Infinity and 1e308 used to pass the gate (exit 0)."""
+    baseline = two_task_run(tmp_path, "base", ALTERNATING, ALTERNATING)
+    current = two_task_run(
+        tmp_path, "now", ALTERNATING, ALTERNATING, metric_means={"ndcg_at_5": current_metric}
+    )
+    code, out, err = cli("check", "--baseline", baseline, "--current", current)
+    assert code == 2 and "check passed" not in out
+    assert str(current / f"{EN}.json") in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--tolerance", "nan"),
+        ("--tolerance", "inf"),
+        ("--tolerance", "-0.1"),
+        ("--significant", "--alpha", "nan"),
+        ("--significant", "--alpha", "0"),
+        ("--significant", "--alpha", "1.5"),
+        ("--resamples", "0"),
+        ("--resamples", "-3"),
+        ("--resamples", "100000000000"),  # was a MemoryError
+        ("--seed", "-1"),  # was NumPy's ValueError
+    ],
+)
+def test_check_refuses_a_numeric_option_out_of_range(cli, tmp_path, options):
+    """Issue 13, case 2: `--tolerance nan` and `--alpha nan` used to pass a fall from 1.0 to 0.1;
+    `--resamples 0` was an internal error (exit 1, the regression code)."""
+    baseline = two_task_run(tmp_path, "base", [1.0] * 40, [1.0] * 40)
+    current = two_task_run(tmp_path, "now", [1.0] * 40, [0.1] * 40)
+    with pytest.raises(SystemExit) as exited:
+        cli("check", "--baseline", baseline, "--current", current, *options)
+    assert exited.value.code == 2
+
+
+def test_compare_refuses_bad_statistics_options_and_non_finite_data(cli, tmp_path):
+    """Issue 13, cases 2 and 16: `compare --json` printed NaN (not JSON) and p 0.0 for NaN data."""
+    a = two_task_run(tmp_path, "a", ALTERNATING, ALTERNATING)
+    b = two_task_run(tmp_path, "b", [float("nan")] * 40, ALTERNATING)
+    code, out, err = cli("compare", a, b, "--json")
+    assert code == 2 and out == "" and str(b / f"{EN}.json") in err
+    with pytest.raises(SystemExit) as exited:
+        cli("compare", a, a, "--resamples", "0")
+    assert exited.value.code == 2
 
 
 def test_check_not_comparable_when_a_task_is_missing_or_on_other_data(cli, tmp_path):
@@ -292,6 +343,61 @@ def test_leaderboard_warns_when_runs_used_different_data(cli, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert cli("leaderboard", "results", "--no-plots")[0] == 0
     assert "debian-faq-en: runs were evaluated on different data" in (tmp_path / "leaderboard.md").read_text()
+
+
+@pytest.mark.parametrize("suite", ["../../escaped", "/ABSOLUTE/escaped", "..", "a/../../escaped"])
+def test_leaderboard_plots_stay_in_their_folder_whatever_the_suite(cli, tmp_path, monkeypatch, suite):
+    """Issue 13, case 3: a results file's `task.suite` chose where the PNGs went."""
+    if suite.startswith("/ABSOLUTE"):
+        suite = str(tmp_path / "absolute" / "escaped")
+    work = tmp_path / "deep" / "work"
+    for run in ("a", "b"):
+        write_result_file(work / "results", run, "my-task", [0.5] * 10, suite=suite, fingerprint="f")
+    monkeypatch.chdir(work)
+    assert cli("leaderboard", "results")[0] == 0
+    plots_folder = work / "leaderboard"
+    written = {path for path in tmp_path.rglob("*.png")}
+    assert written and all(path.parent == plots_folder for path in written), written
+
+
+def test_leaderboard_escapes_names_from_results_files(cli, tmp_path, monkeypatch):
+    """Issue 13, case 3: run names (and other text from results files) went unescaped into
+    the markdown: a `|` split the row, `<img onerror>` was HTML, a newline ended the table."""
+    hostile = {
+        "x | y": None,
+        "<img src=x onerror=alert(1)>": None,
+        "tick`<b>`tock": None,
+        "line\nbreak [link](javascript:alert(1))": None,
+    }
+    for number, name in enumerate(hostile):
+        path = write_result_file(tmp_path / "results", f"run{number}", EN, [0.5] * 10)
+        document = json.loads(path.read_text())
+        document["run_name"] = name
+        document["retriever"]["name"] = name
+        document["efficiency"]["device"] = name
+        path.write_text(json.dumps(document))
+    monkeypatch.chdir(tmp_path)
+    assert cli("leaderboard", "results", "--no-plots")[0] == 0
+    markdown = (tmp_path / "leaderboard.md").read_text()
+    rows = [line for line in markdown.splitlines() if line.startswith("|  | ")]
+    assert len(rows) == len(hostile)  # no row was split in two by a line break
+    header_cells = markdown.splitlines()[markdown.splitlines().index(rows[0]) - 2].count(" | ")
+    for row in rows:
+        assert row.replace("\\|", "").count(" | ") == header_cells  # no cell added by a `|`
+    assert "<img" not in markdown and "<b>" not in markdown
+    assert "](javascript" not in markdown.replace("\\](javascript", "")  # brackets escaped: no link
+
+
+def test_leaderboard_refuses_an_infinite_score_instead_of_ranking_it_first(cli, tmp_path, monkeypatch):
+    """Issue 13, case 16: a run whose metric was `Infinity` was ranked first."""
+    write_result_file(tmp_path / "results", "honest", EN, [0.5] * 10)
+    bad = write_result_file(
+        tmp_path / "results", "infinite", EN, [0.5] * 10, metric_means={"ndcg_at_5": math.inf}
+    )
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("leaderboard", "results", "--no-plots")
+    assert code == 2 and str(bad.relative_to(tmp_path)) in err
+    assert not (tmp_path / "leaderboard.md").exists()
 
 
 def test_committed_leaderboard_is_generated_from_committed_results(cli, tmp_path, monkeypatch):

@@ -71,3 +71,7 @@ def test_same_seed_same_numbers_and_bad_input_refused():
         compare_paired([(a, b[:50])])
     with pytest.raises(ValueError):
         compare_paired([])
+    with pytest.raises(ValueError, match="finite"):
+        compare_paired([(a, np.full(100, np.nan))])
+    with pytest.raises(ValueError, match="resamples"):
+        compare_paired([(a, b)], resamples=0)

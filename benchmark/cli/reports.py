@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from pathlib import Path
 
+from benchmark.cli.options import positive_int
 from benchmark.core import defaults
 from benchmark.core.errors import PagebenchError, unknown_name
 from benchmark.core.vocabulary import DEFAULT_METRIC, METRIC_NAMES
@@ -97,7 +99,9 @@ def _add_check(commands, common) -> None:
             "Compare the current run with a baseline run, task by task. Exit 0 when no task's metric fell "
             "by more than the tolerance; 1 on a regression (each one named with baseline, current "
             "and delta); 2 when a baseline task is missing from the current run or was "
-            "evaluated on different data. With --significant a fall also needs p < alpha in the paired "
+            "evaluated on different data, or an input is wrong (a results file with a metric that is not "
+            "a number in [0, 1], a missing or mistyped field; an option out of range). With --significant "
+            "a fall also needs p < alpha in the paired "
             "randomisation test."
         ),
         epilog="example:\n  pagebench run --suite debian-faq --retriever bm25-ocr --output-dir runs\n"
@@ -108,7 +112,7 @@ def _add_check(commands, common) -> None:
     check.add_argument("--current", type=Path, required=True, help="current run folder or results file")
     check.add_argument(
         "--tolerance",
-        type=float,
+        type=tolerance,
         default=defaults.CHECK_TOLERANCE,
         help="largest fall allowed (default: %(default)s)",
     )
@@ -117,7 +121,7 @@ def _add_check(commands, common) -> None:
     )
     check.add_argument(
         "--alpha",
-        type=float,
+        type=significance_level,
         default=defaults.SIGNIFICANCE_ALPHA,
         help="with --significant (default: %(default)s)",
     )
@@ -129,13 +133,57 @@ def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default=DEFAULT_METRIC, help="per-query metric (default: %(default)s)")
     parser.add_argument(
         "--resamples",
-        type=int,
+        type=resample_count,
         default=defaults.RESAMPLES,
         help="bootstrap / randomisation draws (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=defaults.STATISTICS_SEED, help="random seed (default: %(default)s)"
+        "--seed", type=seed, default=defaults.STATISTICS_SEED, help="random seed (default: %(default)s)"
     )
+
+
+def resample_count(text: str) -> int:
+    """At least 1 (no draws, no interval), at most `MAX_RESAMPLES` (memory)."""
+    value = positive_int(text)
+    if value > defaults.MAX_RESAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {defaults.MAX_RESAMPLES:,} resamples, got {value:,}"
+        )
+    return value
+
+
+def seed(text: str) -> int:
+    """NumPy's generators take a non-negative seed."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer 0 or more), got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer 0 or more), got {value}")
+    return value
+
+
+def tolerance(text: str) -> float:
+    """A fall of a metric in [0, 1]: itself in [0, 1]; NaN would pass every fall."""
+    return _finite_in(text, 0.0, 1.0, "a tolerance from 0 to 1")
+
+
+def significance_level(text: str) -> float:
+    """`--alpha`: above 0 (p is never below 0) and at most 1; NaN would pass every fall."""
+    value = _finite_in(text, 0.0, 1.0, "a significance level above 0, at most 1")
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a significance level above 0, at most 1, got {text!r}")
+    return value
+
+
+def _finite_in(text: str, low: float, high: float, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
 
 
 def _checked_metric(name: str) -> str:
@@ -189,7 +237,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         seed=args.seed,
     )
-    print(json.dumps(report.as_dict(), indent=1) if args.json else comparison_table(report))
+    # allow_nan=False: never print a NaN, which is not JSON (the reader refuses non-finite data)
+    print(json.dumps(report.as_dict(), indent=1, allow_nan=False) if args.json else comparison_table(report))
     return 0
 
 
@@ -197,8 +246,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     from benchmark.report.check import check_regressions, describe_check
     from benchmark.report.collect import read_run
 
-    if args.tolerance < 0:
-        raise PagebenchError("--tolerance must be 0 or more")
     outcome = check_regressions(
         read_run(args.baseline),
         read_run(args.current),

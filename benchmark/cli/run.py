@@ -300,5 +300,5 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print(f"  note: {CPU_NOTE}")
     if args.output:
         document = {"retriever": name, "measurements": [measured.as_dict() for measured in measurements]}
-        write_text_atomic(args.output, json.dumps(document, indent=1) + "\n")
+        write_text_atomic(args.output, json.dumps(document, indent=1, allow_nan=False) + "\n")
     return 0

@@ -40,5 +40,6 @@ PROFILE_QUERIES = 50
 CHECK_TOLERANCE = 0.005  # largest fall `pagebench check` lets pass
 SIGNIFICANCE_ALPHA = 0.05
 RESAMPLES = 10_000  # bootstrap and randomisation draws
+MAX_RESAMPLES = 10_000_000  # the bootstrap keeps one float per draw: 80 MB at most
 STATISTICS_SEED = 0
 LEADERBOARD_FILE = "leaderboard.md"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +18,21 @@ def cache_root() -> Path:
         return Path(os.environ["PAGEBENCH_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "pagebench"
+
+
+_UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
+_LONGEST_FILE_NAME = 100  # of the part made from outside text; file systems allow 255 bytes
+
+
+def safe_file_name(text: str) -> str:
+    """`text` as one file name that stays in its folder: runs of anything but letters, digits
+    and `._-` become `-` (so no `/`, `..` or absolute path survives), leading and trailing
+    `-` and `.` go; at most the last 100 characters (a checkpoint path ends with what names
+    it); `unnamed` when nothing is left.
+
+    The one place names from outside (suites, checkpoints, --param values) become file names."""
+    name = _UNSAFE_IN_FILE_NAMES.sub("-", text).strip("-.")[-_LONGEST_FILE_NAME:].strip("-.")
+    return name or "unnamed"
 
 
 def folder_state_hash(folder: Path) -> str:

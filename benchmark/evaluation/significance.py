@@ -58,6 +58,10 @@ def compare_paired(
     pairs = [(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)) for a, b in groups]
     if not pairs or any(len(a) == 0 or len(a) != len(b) for a, b in pairs):
         raise ValueError("each group needs the same, non-zero number of scores for A and B")
+    if not all(np.isfinite(a).all() and np.isfinite(b).all() for a, b in pairs):
+        raise ValueError("scores must be finite: a NaN would make every test pass or fail by accident")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples}")
     differences = [b - a for a, b in pairs]
     rng = np.random.default_rng(seed)
     low, high = _bootstrap_interval(differences, rng, resamples, confidence)

@@ -6,7 +6,10 @@ Exit codes, meant for CI:
        (with --significant: and the paired randomisation test says p < alpha)
     2  not comparable: a baseline task is missing from the current run, or was
        evaluated on different data (fingerprint) or under another protocol or tie
-       rule (`evaluation`); nothing can be vouched for
+       rule (`evaluation`); nothing can be vouched for. The CLI also exits 2 on wrong
+       input: a results file the typed reader refuses (a metric that is not a number in
+       [0, 1], a missing key, a wrong type) or an option out of range; never 1, which
+       CI reads as a regression
 Tasks only in the current run are listed and ignored.
 """
 

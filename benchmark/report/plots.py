@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from benchmark.core.errors import PagebenchError
+from benchmark.core.files import safe_file_name
 from benchmark.report.leaderboard import AVERAGE, SuiteTable
 
 _PNG_METADATA = {"Software": None}  # matplotlib would stamp its version; keep files stable
@@ -59,7 +61,7 @@ def _task_bars(plt, table: SuiteTable, folder: Path, metric: str) -> Path:
     axes.set_title(f"{table.suite}: {metric} per task")
     axes.legend(fontsize="small", loc="lower left")
     axes.grid(axis="y", alpha=0.3)
-    path = folder / f"{table.suite}-tasks.png"
+    path = _plot_path(folder, table.suite, "tasks")
     _save(plt, figure, path)
     return path
 
@@ -99,8 +101,17 @@ def _quality_vs_cost(
     axes.set_title(f"{table.suite}: quality against cost")
     axes.legend(fontsize="small", loc="best")
     axes.grid(alpha=0.3)
-    path = folder / f"{table.suite}-{name}.png"
+    path = _plot_path(folder, table.suite, name)
     _save(plt, figure, path)
+    return path
+
+
+def _plot_path(folder: Path, suite: str, figure_name: str) -> Path:
+    """`<folder>/<suite>-<figure>.png`, the suite (read from results files) made a safe file
+    name, so a suite like `../../x` or `/etc/x` cannot put a plot outside the folder."""
+    path = folder / f"{safe_file_name(suite)}-{figure_name}.png"
+    if path.resolve().parent != folder.resolve():  # cannot happen with a safe name; never write outside
+        raise PagebenchError(f"plot {path} would be written outside {folder}")
     return path
 
 

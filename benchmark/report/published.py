@@ -32,6 +32,7 @@ from pathlib import Path
 from benchmark.core.errors import PagebenchError
 from benchmark.core.languages import language_of_label
 from benchmark.core.vocabulary import METRIC_NAMES
+from benchmark.report.markdown import escaped
 from benchmark.tasks.spec import TaskSpec, is_commit
 
 VIDORE_FORMAT = "ViDoRe results JSON"
@@ -277,6 +278,6 @@ def _revision_note(spec: TaskSpec, recorded) -> str | None:
     if recorded == spec.revision:
         return None
     return (
-        f"{spec.name}: computed on dataset revision {recorded} (as the file records it); "
+        f"{spec.name}: computed on dataset revision {escaped(recorded)} (as the file records it); "
         f"pagebench's spec pins {spec.dataset} at {spec.revision}, so the data may differ"
     )

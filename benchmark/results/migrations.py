@@ -9,6 +9,10 @@ from benchmark.results.schema import SCHEMA_VERSION
 OLDEST_READABLE = 1
 
 
+class MigrationError(ValueError):
+    """An older file whose fields cannot be lifted (the reader names the file)."""
+
+
 def to_current(document: dict) -> dict:
     """`document` (a parsed results file of version 1..current) in the current schema."""
     if document.get("schema_version") == 1:
@@ -21,6 +25,8 @@ def to_current(document: dict) -> dict:
 def _from_version_1(document: dict) -> dict:
     """Version 1 had only wall times, under `timing`: keep them under their new names."""
     timing = document.pop("timing", {})
+    if not isinstance(timing, dict):
+        raise MigrationError(f"field 'timing': expected an object (got {type(timing).__name__})")
     document["efficiency"] = {
         "task_load_s": timing.get("load_s"),
         "index_s": timing.get("index_s"),

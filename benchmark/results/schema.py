@@ -17,9 +17,9 @@ older versions into this one.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # 2: `timing` became the larger `efficiency` block
 # 3: metrics follow trec_eval's tie rule and name their protocol (`evaluation`)
@@ -28,6 +28,14 @@ SCHEMA_VERSION = 3
 # nothing was dropped) lists at most this many ids per kind, so a badly broken dataset
 # cannot bloat the file; `count` says how many there were.
 DROPPED_IDS_KEPT = 10
+
+
+# Every quality metric is a fraction; a NaN, an infinity or 1e308 is a broken file, never a
+# score a report may rank or a CI gate may pass.
+Score = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+# Costs and counts: finite and not negative.
+Measured = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
 
 
 class _Section(BaseModel):
@@ -39,7 +47,7 @@ class DroppedRecord(_Section):
 
     kind: str
     reason: str
-    count: int
+    count: Count
     first_ids: list[str]  # the first DROPPED_IDS_KEPT, in data order
 
 
@@ -56,17 +64,17 @@ class TaskSection(_Section):
     query_language: str | None
     main_score: str
     fingerprint: str  # results compare only when this matches
-    n_queries: int
-    n_pages: int
-    n_corpus_entries: int
+    n_queries: Count
+    n_pages: Count
+    n_corpus_entries: Count
     notes: list[str]
     dropped: list[DroppedRecord] = []  # written only when something was dropped
 
 
 class PageTextSection(_Section):
     source: str | None
-    ocr_pages_recognised: int
-    ocr_pages_from_cache: int
+    ocr_pages_recognised: Count
+    ocr_pages_from_cache: Count
 
 
 class RetrieverSection(_Section):
@@ -80,7 +88,7 @@ class RetrieverSection(_Section):
     resolved_revision: str | None = None
     device: str | None = None
     dtype: str | None = None
-    model_parameters: int | None = None
+    model_parameters: Count | None = None
     parameters: dict[str, Any] = {}
     page_text: PageTextSection | None = None  # text retrievers: where page text came from
 
@@ -94,7 +102,7 @@ class Evaluation(_Section):
 
 class MainScore(_Section):
     name: str
-    value: float
+    value: Score
 
 
 class SkippedPageRecord(_Section):
@@ -108,34 +116,34 @@ class Efficiency(_Section):
 
     device: str | None = None
     dtype: str | None = None
-    threads: int | None = None
-    page_batch_size: int | None = None
-    query_batch_size: int | None = None
-    model_parameters: int | None = None
-    model_load_s: float | None = None
-    task_load_s: float | None = None
-    search_total_s: float | None = None
-    pages_encoded: int | None = None
-    pages_from_cache: int | None = None
-    world_size: int | None = None
-    index_pages_per_s_per_rank: list[float | None] | None = None
-    index_s: float | None = None
-    index_pages_per_s: float | None = None
-    index_ms_per_page: float | None = None
+    threads: Count | None = None
+    page_batch_size: Count | None = None
+    query_batch_size: Count | None = None
+    model_parameters: Count | None = None
+    model_load_s: Measured | None = None
+    task_load_s: Measured | None = None
+    search_total_s: Measured | None = None
+    pages_encoded: Count | None = None
+    pages_from_cache: Count | None = None
+    world_size: Count | None = None
+    index_pages_per_s_per_rank: list[Measured | None] | None = None
+    index_s: Measured | None = None
+    index_pages_per_s: Measured | None = None
+    index_ms_per_page: Measured | None = None
     index_warm_up_batch_excluded: bool | None = None
-    latency_sample_queries: int | None = None
-    query_ms_p50: float | None = None
-    query_ms_p95: float | None = None
-    query_encode_ms_p50: float | None = None
-    query_encode_ms_p95: float | None = None
-    query_encode_ms_p99: float | None = None
-    search_ms_p50: float | None = None
-    search_ms_p95: float | None = None
-    search_ms_per_1000_pages: float | None = None
-    peak_rss_mb: float | None = None
-    peak_accelerator_mb: float | None = None
-    index_bytes_total: int | None = None
-    index_bytes_per_page: float | None = None
+    latency_sample_queries: Count | None = None
+    query_ms_p50: Measured | None = None
+    query_ms_p95: Measured | None = None
+    query_encode_ms_p50: Measured | None = None
+    query_encode_ms_p95: Measured | None = None
+    query_encode_ms_p99: Measured | None = None
+    search_ms_p50: Measured | None = None
+    search_ms_p95: Measured | None = None
+    search_ms_per_1000_pages: Measured | None = None
+    peak_rss_mb: Measured | None = None
+    peak_accelerator_mb: Measured | None = None
+    index_bytes_total: Count | None = None
+    index_bytes_per_page: Measured | None = None
 
 
 class GitState(_Section):
@@ -147,7 +155,7 @@ class Environment(_Section):
     pagebench: str | None = None
     python: str | None = None
     platform: str | None = None
-    cpu_count: int | None = None
+    cpu_count: Count | None = None
     device: str | None = None
     device_name: str | None = None
     packages: dict[str, str] = {}
@@ -167,12 +175,15 @@ class ResultsFile(_Section):
     evaluation: Evaluation
     main_score: MainScore
     skipped_pages: list[SkippedPageRecord] = []  # --on-bad-page skip
-    metrics: dict[str, float]  # mean over every query of the task
-    per_query: dict[str, dict[str, float]]
+    metrics: dict[str, Score]  # mean over every query of the task
+    # at least one query: compare and check test per-query values, and a task has queries
+    per_query: Annotated[dict[str, dict[str, Score]], Field(min_length=1)]
     efficiency: Efficiency
     environment: Environment = Environment()
     timestamps: Timestamps | None = None
 
     def to_json(self) -> str:
         """The file's text: the fields that were set, in declaration order, one space indent."""
-        return json.dumps(self.model_dump(exclude_unset=True), indent=1, ensure_ascii=False) + "\n"
+        # allow_nan=False: a NaN is never written silently (the types already refuse one)
+        text = json.dumps(self.model_dump(exclude_unset=True), indent=1, ensure_ascii=False, allow_nan=False)
+        return text + "\n"

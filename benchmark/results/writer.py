@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.core.errors import PagebenchError
-from benchmark.core.files import write_files_atomic
+from benchmark.core.files import safe_file_name, write_files_atomic
 from benchmark.core.protocols import DEFAULT_PROTOCOL
 from benchmark.core.types import Qrels, RankedRun
 from benchmark.results.schema import ResultsFile
@@ -50,14 +50,10 @@ def default_run_name(
     than the default as `+vidore`, so differently made runs land in their own folders."""
     name = retriever_name
     if checkpoint:
-        name = f"{retriever_name}--{_slug(checkpoint.strip('/'))[-80:]}"
+        name = f"{retriever_name}--{safe_file_name(checkpoint.strip('/'))[-80:]}"
     for key, value in sorted((params or {}).items()):
-        name += f"@{_slug(key)}-{_slug(value)}"
+        name += f"@{safe_file_name(key)}-{safe_file_name(value)}"
     return name if protocol == DEFAULT_PROTOCOL else f"{name}+{protocol}"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
 
 
 def check_run_name(name: str) -> str:

@@ -11,6 +11,7 @@ tokens, English, no stemming: `bm25_official.py`); `create` picks the class.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,6 +35,18 @@ def create(options: RetrieverOptions) -> Retriever:
     return BM25OCRRetriever(options)
 
 
+def _number_param(key: str, text: str, allowed: str, *, minimum: float, maximum: float = math.inf) -> float:
+    """A finite number in range: `k1=nan` or `b=inf` would score every page NaN (and be
+    written into the results file), `k1=-3` inverts term-frequency saturation."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not minimum <= value <= maximum:
+        raise PagebenchError(f"bm25-ocr: --param {key}={text} must be a finite number {allowed}")
+    return value
+
+
 class BM25OCRRetriever:
     name = "bm25-ocr"
     page_input = "text"
@@ -43,11 +56,8 @@ class BM25OCRRetriever:
         variant = params.pop("variant", VARIANTS[0])
         if variant != "pagebench":  # variant=vidore is another class (`create`)
             raise PagebenchError(f"bm25-ocr: variant {variant!r} is not one of {', '.join(VARIANTS)}")
-        try:
-            self.k1 = float(params.pop("k1", 1.5))
-            self.b = float(params.pop("b", 0.75))
-        except ValueError as error:
-            raise PagebenchError(f"bm25-ocr: k1 and b must be numbers ({error})") from None
+        self.k1 = _number_param("k1", params.pop("k1", "1.5"), "0 or more", minimum=0.0)
+        self.b = _number_param("b", params.pop("b", "0.75"), "from 0 to 1", minimum=0.0, maximum=1.0)
         self.method = params.pop("method", "lucene")
         if self.method not in METHODS:
             raise PagebenchError(f"bm25-ocr: method {self.method!r} is not one of {', '.join(METHODS)}")
