@@ -3,7 +3,7 @@
     python benchmarks/batch_memory.py
 
 Two inputs, each small on disk but large once decoded: a PDF of 4 blank 6000-point
-pages (rendered at the default 144 DPI: 12000 x 12000 pixels each) and 8 blank PNGs of
+pages (rendered at the default 144 DPI: 12000 x 12000 pixels each) and 8 blank grayscale PNGs of
 12000 x 12000 pixels. Each page is under the 150-megapixel page limit; a batch of 16 is
 not. For each input, a fresh process iterates the pages as an image retriever receives
 them (batch size 16, every batch held while "encoded") and reports its peak RSS, once
@@ -43,7 +43,7 @@ def make_pngs(folder: Path) -> list[Path]:
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    blank = Image.new("RGB", (12000, 12000), "white")
+    blank = Image.new("L", (12000, 12000), 255)  # grayscale scans: about 140 KB each
     paths = []
     for i in range(8):
         path = folder / f"page{i}.png"
