@@ -217,6 +217,20 @@ def test_truncated_model_weights_are_named(cli, tmp_path):
     assert f"cannot load the weights in {weights}" in err.strip().splitlines()[-1]
 
 
+def test_truncated_sentence_transformers_weights_are_named(cli, tmp_path):
+    from benchmark.retrievers.dense_ocr import _bundled_model_path
+
+    checkpoint = Path(shutil.copytree(_bundled_model_path(), tmp_path / "minilm"))
+    weights = checkpoint / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    code, _, err = cli(
+        "run", "--task", "debian-faq-en", "--retriever", "dense-ocr", "--checkpoint", checkpoint,
+        "--output-dir", tmp_path / "out", "--no-cache", "--no-progress",
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert f"dense-ocr: cannot load the weights in {weights}" in err.strip().splitlines()[-1]
+
+
 # --- case 18: the datasets cache follows --cache-dir and --no-cache; file modes follow the umask ----
 
 

@@ -143,9 +143,13 @@ class TesseractOCR:
 
     def _store(self, key: str, text: str) -> None:
         path = self._path(key)
-        if path is not None:
+        if path is None:
+            return
+        try:
             make_cache_folder(self.cache_dir, "ocr")
             write_atomic(path, lambda stream: stream.write(entry_bytes(text)))
+        except OSError as error:  # the text is still used; only a later run pays for it again
+            log.warning("cannot write the OCR cache entry %s: %s", path, error)
 
 
 class DamagedEntry(ValueError):

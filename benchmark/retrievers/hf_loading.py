@@ -72,17 +72,16 @@ def load_pretrained(model_class, checkpoint: Checkpoint, retriever: str, **kwarg
         return model_class.from_pretrained(checkpoint.source, **kwargs, **checkpoint.kwargs)
     except (SafetensorError, OSError, EOFError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        where = _damaged_weights_file(checkpoint) or repr(checkpoint.source)
+        damaged = damaged_weights_file(Path(checkpoint.source)) if checkpoint.local else None
+        where = damaged or repr(checkpoint.source)
         raise PagebenchError(f"{retriever}: cannot load the weights in {where}: {first_line}") from None
 
 
-def _damaged_weights_file(checkpoint: Checkpoint) -> str | None:
-    """The first safetensors file of a local checkpoint that does not open, if any."""
-    if not checkpoint.local:
-        return None
+def damaged_weights_file(folder: Path) -> str | None:
+    """The first safetensors file of a checkpoint folder that does not open, if any."""
     from safetensors import SafetensorError, safe_open
 
-    for path in sorted(Path(checkpoint.source).glob("*.safetensors")):
+    for path in sorted(folder.glob("*.safetensors")):
         try:
             with safe_open(str(path), framework="pt") as weights:
                 weights.keys()
