@@ -18,8 +18,9 @@ exactly (bfloat16 when a model ran in bfloat16, else float16 or float32), so a
 cached page scores exactly as a freshly encoded one.
 
 A chunk is written to a temporary file and renamed, so a crash never leaves a half
-chunk under a trusted name. A chunk that fails to load or to match its checksum is
-reported, deleted, and its pages are encoded again.
+chunk under a trusted name. A chunk that fails to load, to match its checksum or to
+hold together (offsets that do not cut its vectors into its pages) is reported,
+deleted, and its pages are encoded again.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Used by the runner when a text retriever needs page text that the task does not
 ship, and by the script that builds the bundled Debian FAQ tasks. OCR is the slow
 part of a text baseline (about 1 s per page here), hence the cache and the worker
 threads (each runs its own tesseract process).
+
+Each cache entry starts with the sha256 of its text: an entry that is truncated, altered
+or not UTF-8 is reported (naming the page) and the page recognised again. A page
+Tesseract fails on is tried once more, then becomes that page's BadPageError.
 """
 
 from __future__ import annotations
