@@ -16,7 +16,8 @@ def add_cache_command(commands, common: argparse.ArgumentParser) -> None:
         description=(
             "Page embeddings are cached per retriever configuration (class, checkpoint, revision, "
             "dtype, device type, pooling) and page content; OCR text per page image and Tesseract "
-            "version. `info` lists what is there, `clear` deletes it."
+            "version. `info` lists what is there, `clear` deletes it (only folders pagebench made, "
+            "which hold its .pagebench-cache marker)."
         ),
     )
     cache.add_argument("action", choices=("info", "clear"))
@@ -35,8 +36,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from benchmark.report.table import render_table
 
     if args.action == "clear":
-        removed = clear_cache(args.cache_dir, embeddings=not args.ocr_only, ocr=not args.embeddings_only)
-        print("\n".join(f"removed {path}" for path in removed) or f"{args.cache_dir}: nothing to clear")
+        outcome = clear_cache(args.cache_dir, embeddings=not args.ocr_only, ocr=not args.embeddings_only)
+        lines = [f"removed {path}" for path in outcome.removed]
+        lines += [f"left {path}: {why}; delete it yourself if it is a cache" for path, why in outcome.left]
+        print("\n".join(lines) or f"{args.cache_dir}: nothing to clear")
         return 0
     configurations, ocr = cache_contents(args.cache_dir)
     print(f"cache: {args.cache_dir}")

@@ -35,6 +35,23 @@ def safe_file_name(text: str) -> str:
     return name or "unnamed"
 
 
+# Written into each cache folder pagebench creates (`ocr`, `embeddings`, `datasets`):
+# `pagebench cache clear` deletes only folders holding it, never one it did not make.
+CACHE_MARKER = ".pagebench-cache"
+
+
+def make_cache_folder(root: Path, name: str) -> Path:
+    """`root/name`, created with pagebench's marker inside when it does not exist yet
+    (an existing folder is used as it is: pagebench did not make it)."""
+    folder = root / name
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / CACHE_MARKER
+        if not marker.exists():
+            marker.write_text("a cache folder made by pagebench; `pagebench cache clear` may delete it\n")
+    return folder
+
+
 def folder_state_hash(folder: Path) -> str:
     """Changes whenever a file under `folder` is added, removed, resized or touched."""
     digest = hashlib.sha256(str(folder.resolve()).encode())

@@ -40,6 +40,10 @@ class ImageSource(Protocol):
         """RGB images for these corpus positions; errors name the page id and its file/row."""
         ...
 
+    def page_pixels(self, indices: Sequence[int]) -> list[int]:
+        """Pixels each page will have once decoded, read without decoding (0: unknown)."""
+        ...
+
 
 @dataclass(frozen=True)
 class PageBatch:

@@ -18,8 +18,9 @@ exactly (bfloat16 when a model ran in bfloat16, else float16 or float32), so a
 cached page scores exactly as a freshly encoded one.
 
 A chunk is written to a temporary file and renamed, so a crash never leaves a half
-chunk under a trusted name. A chunk that fails to load or to match its checksum is
-reported, deleted, and its pages are encoded again.
+chunk under a trusted name. A chunk that fails to load, to match its checksum or to
+hold together (offsets that do not cut its vectors into its pages) is reported,
+deleted, and its pages are encoded again.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.core.files import write_atomic
+from benchmark.core.files import CACHE_MARKER, make_cache_folder, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,8 @@ class EmbeddingCache:
     """The cached page vectors of one retriever configuration."""
 
     def __init__(self, root: Path, key: dict):
-        self.folder = root / _EMBEDDINGS / key_hash(key)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = make_cache_folder(root, _EMBEDDINGS) / key_hash(key)
+        self.folder.mkdir(exist_ok=True)
         key_file = self.folder / _KEY_FILE
         if not key_file.is_file():
             write_atomic(key_file, lambda stream: stream.write(json.dumps(key, indent=1).encode()))
@@ -134,6 +135,10 @@ class EmbeddingCache:
         if _checksum(keys, offsets, stored, dtype) != checksum:
             self._discard(chunk, "its checksum does not match its contents")
             return None
+        problem = _layout_problem(keys, offsets, stored, dtype)
+        if problem:
+            self._discard(chunk, f"malformed ({problem})")
+            return None
         vectors = _widen(stored, dtype)
         return {
             str(key): torch.from_numpy(vectors[offsets[i] : offsets[i + 1]].copy())
@@ -145,8 +150,29 @@ class EmbeddingCache:
         lost = [key for key, where in self._where.items() if where == chunk]
         for key in lost:
             del self._where[key]
-        chunk.unlink(missing_ok=True)
+        try:
+            if chunk.is_dir() and not chunk.is_symlink():
+                shutil.rmtree(chunk)  # a folder under a chunk's name: the fresh chunk needs the name
+            else:
+                chunk.unlink(missing_ok=True)
+        except OSError as error:
+            log.warning("cannot delete the damaged embedding cache chunk %s: %s", chunk, error)
         log.warning("embedding cache chunk %s is %s: deleted, its pages will be encoded again", chunk, reason)
+
+
+def _layout_problem(keys: np.ndarray, offsets: np.ndarray, vectors: np.ndarray, dtype: str) -> str | None:
+    """What is wrong with a chunk's arrays (a checksum proves only that they were not
+    changed since written, not that they were written right); None when they hold together."""
+    stored_dtype = {"bfloat16": np.uint16, "float16": np.float16, "float32": np.float32}.get(dtype)
+    if stored_dtype is None or vectors.dtype != stored_dtype:
+        return f"vectors of dtype {vectors.dtype} stored as {dtype!r}"
+    if keys.ndim != 1 or vectors.ndim != 2:
+        return f"keys of shape {keys.shape}, vectors of shape {vectors.shape}"
+    if offsets.ndim != 1 or len(offsets) != len(keys) + 1 or not np.issubdtype(offsets.dtype, np.integer):
+        return f"{offsets.shape} offsets of dtype {offsets.dtype} for {len(keys)} pages"
+    if offsets[0] != 0 or offsets[-1] != len(vectors) or np.any(np.diff(offsets) < 0):
+        return f"offsets do not cut {len(vectors)} vectors into {len(keys)} pages"
+    return None
 
 
 def _chunk_keys(chunk: Path) -> list[str]:
@@ -217,10 +243,24 @@ def cache_contents(root: Path) -> tuple[list[CachedConfiguration], dict]:
     return configurations, ocr
 
 
-def clear_cache(root: Path, *, embeddings: bool = True, ocr: bool = True) -> list[Path]:
-    removed = []
+@dataclass(frozen=True)
+class ClearOutcome:
+    removed: list[Path]
+    left: list[tuple[Path, str]]  # folder, why it was left
+
+
+def clear_cache(root: Path, *, embeddings: bool = True, ocr: bool = True) -> ClearOutcome:
+    """Delete the chosen cache folders, but only those pagebench made (holding its marker)."""
+    outcome = ClearOutcome([], [])
     for name, wanted in ((_EMBEDDINGS, embeddings), ("ocr", ocr)):
-        if wanted and (root / name).exists():
-            shutil.rmtree(root / name)
-            removed.append(root / name)
-    return removed
+        folder = root / name
+        if not wanted or not (folder.exists() or folder.is_symlink()):
+            continue
+        if folder.is_symlink() or not folder.is_dir():
+            outcome.left.append((folder, "not a folder pagebench made (a link or a file)"))
+        elif not (folder / CACHE_MARKER).is_file():
+            outcome.left.append((folder, f"it has no {CACHE_MARKER} marker, so pagebench did not make it"))
+        else:
+            shutil.rmtree(folder)
+            outcome.removed.append(folder)
+    return outcome

@@ -16,7 +16,13 @@ from pathlib import Path
 from benchmark.core.errors import PagebenchError
 from benchmark.core.types import PageBatch
 from benchmark.retrievers.embedding import EmbeddingRetriever
-from benchmark.retrievers.hf_loading import Checkpoint, locate_checkpoint, quiet_transformers, read_config
+from benchmark.retrievers.hf_loading import (
+    Checkpoint,
+    load_pretrained,
+    locate_checkpoint,
+    quiet_transformers,
+    read_config,
+)
 
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -36,9 +42,7 @@ class BiPaliRetriever(EmbeddingRetriever):
             base = locate_checkpoint(adapter["base_model_name_or_path"], None, self.name)
         config = read_config(base, {"paligemma"}, self.name)
         quiet_transformers()
-        model = PaliGemmaForConditionalGeneration.from_pretrained(
-            base.source, dtype=self.dtype, **base.kwargs
-        )
+        model = load_pretrained(PaliGemmaForConditionalGeneration, base, self.name, dtype=self.dtype)
         if adapter is not None:
             from peft import PeftModel
 

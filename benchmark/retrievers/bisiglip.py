@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from benchmark.core.types import PageBatch
 from benchmark.retrievers.embedding import EmbeddingRetriever
-from benchmark.retrievers.hf_loading import locate_checkpoint, quiet_transformers, read_config
+from benchmark.retrievers.hf_loading import (
+    load_pretrained,
+    locate_checkpoint,
+    quiet_transformers,
+    read_config,
+)
 
 
 class BiSiglipRetriever(EmbeddingRetriever):
@@ -31,7 +36,7 @@ class BiSiglipRetriever(EmbeddingRetriever):
         checkpoint = locate_checkpoint(self.checkpoint_name, self.revision, self.name)
         config = read_config(checkpoint, {"siglip"}, self.name)
         quiet_transformers()
-        self.model = SiglipModel.from_pretrained(checkpoint.source, dtype=self.dtype, **checkpoint.kwargs)
+        self.model = load_pretrained(SiglipModel, checkpoint, self.name, dtype=self.dtype)
         self.model.to(self.device).eval()
         self.processor = SiglipProcessor.from_pretrained(checkpoint.source, **checkpoint.kwargs)
         self.resolved_revision = getattr(config, "_commit_hash", None)

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from benchmark.core.types import PageBatch
 from benchmark.retrievers.embedding import EmbeddingRetriever
-from benchmark.retrievers.hf_loading import locate_checkpoint, quiet_transformers, read_config
+from benchmark.retrievers.hf_loading import (
+    load_pretrained,
+    locate_checkpoint,
+    quiet_transformers,
+    read_config,
+)
 
 
 class ColPaliRetriever(EmbeddingRetriever):
@@ -34,7 +39,7 @@ class ColPaliRetriever(EmbeddingRetriever):
         quiet_transformers()
         model_class = getattr(transformers, self.model_class)
         processor_class = getattr(transformers, self.processor_class)
-        self.model = model_class.from_pretrained(checkpoint.source, dtype=self.dtype, **checkpoint.kwargs)
+        self.model = load_pretrained(model_class, checkpoint, self.name, dtype=self.dtype)
         self.model.to(self.device).eval()
         self.processor = processor_class.from_pretrained(checkpoint.source, **checkpoint.kwargs)
         self.processor.tokenizer.padding_side = "right"

@@ -14,7 +14,7 @@ from pathlib import Path
 from benchmark.core.errors import PagebenchError
 from benchmark.core.types import PageBatch
 from benchmark.retrievers.embedding import EmbeddingRetriever
-from benchmark.retrievers.hf_loading import locate_checkpoint
+from benchmark.retrievers.hf_loading import damaged_weights_file, locate_checkpoint
 
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -38,10 +38,14 @@ class DenseOCRRetriever(EmbeddingRetriever):
                     f"dense-ocr: {checkpoint.source} is not a sentence-transformers model folder"
                 )
             source, kwargs = checkpoint.source, checkpoint.kwargs
+        from safetensors import SafetensorError
+
         try:
             self.model = SentenceTransformer(source, device=self.device, **kwargs)
-        except (OSError, ValueError) as error:
-            raise PagebenchError(f"dense-ocr: cannot load {self.checkpoint_name!r}: {error}") from None
+        except (OSError, ValueError, SafetensorError) as error:
+            damaged = damaged_weights_file(Path(source)) if Path(source).is_dir() else None
+            where = f"the weights in {damaged}" if damaged else repr(self.checkpoint_name)
+            raise PagebenchError(f"dense-ocr: cannot load {where}: {error}") from None
         self.model.to(self.dtype)
 
     def embed_pages(self, batch: PageBatch) -> list:

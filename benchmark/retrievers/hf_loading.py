@@ -63,6 +63,33 @@ def read_config(checkpoint: Checkpoint, expected_types: set[str], retriever: str
     return config
 
 
+def load_pretrained(model_class, checkpoint: Checkpoint, retriever: str, **kwargs):
+    """`model_class.from_pretrained` on the checkpoint; damaged weights (a truncated or
+    corrupt safetensors file) are pagebench's error naming the file, not a traceback."""
+    from safetensors import SafetensorError
+
+    try:
+        return model_class.from_pretrained(checkpoint.source, **kwargs, **checkpoint.kwargs)
+    except (SafetensorError, OSError, EOFError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        damaged = damaged_weights_file(Path(checkpoint.source)) if checkpoint.local else None
+        where = damaged or repr(checkpoint.source)
+        raise PagebenchError(f"{retriever}: cannot load the weights in {where}: {first_line}") from None
+
+
+def damaged_weights_file(folder: Path) -> str | None:
+    """The first safetensors file of a checkpoint folder that does not open, if any."""
+    from safetensors import SafetensorError, safe_open
+
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as weights:
+                weights.keys()
+        except (SafetensorError, OSError):
+            return str(path)
+    return None
+
+
 def quiet_transformers() -> None:
     """transformers warns that torchvision is missing and PIL processors are used:
     that is pagebench's choice (no torchvision dependency), so keep it out of reports."""

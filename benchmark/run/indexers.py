@@ -181,9 +181,14 @@ class ShardedIndexer:
     def _encode_own_batch(self, pages: PageBatches, round_number: int):
         """(ids, vectors on the host) of the batch this rank owns in this round; None if none."""
         index = round_number * self.cluster.world_size + self.cluster.rank
+        if index >= pages.n_batches:
+            return None
+        ids, vectors = [], []
         with explain_out_of_memory("encoding pages", self.settings.batch_size, self.device):
-            batch = pages.batch(index) if index < pages.n_batches else None
-            return None if batch is None else (batch.ids, to_host(self.feed.vectors_for(batch)))
+            for part in pages.parts(index):  # large pages: decoded a few at a time
+                ids += part.ids
+                vectors += to_host(self.feed.vectors_for(part))
+        return (ids, vectors) if ids else None
 
     def search(self, queries: Sequence[Query], depth: int) -> tuple[RankedRun, float]:
         """Ranks encode query chunks round-robin; rank 0 searches them all, in chunk order."""

@@ -39,7 +39,12 @@ class Measurement:
 def profile_task(
     spec: TaskSpec, retriever, settings: RunSettings, *, model_load_s: float | None = None
 ) -> Measurement:
-    task = load_task(spec, need_page_text=retriever.page_input == "text", strict=settings.strict)
+    task = load_task(
+        spec,
+        need_page_text=retriever.page_input == "text",
+        strict=settings.strict,
+        cache_dir=settings.cache_dir,
+    )
     measured = profile_corpus(
         task.corpus, spec.languages, task.queries, retriever, settings, model_load_s=model_load_s
     )

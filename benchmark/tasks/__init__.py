@@ -5,19 +5,31 @@ images.py, synthetic.py), and the checks and fingerprint every loaded task goes 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from benchmark.tasks.data import TaskData
+from benchmark.tasks.hub import DEFAULT_CACHE, datasets_cache_under
 from benchmark.tasks.spec import TaskSpec
 
 
-def load_task(spec: TaskSpec, *, need_page_text: bool = False, strict: bool = False) -> TaskData:
+def load_task(
+    spec: TaskSpec,
+    *,
+    need_page_text: bool = False,
+    strict: bool = False,
+    cache_dir: Path | None | Literal["default"] = DEFAULT_CACHE,
+) -> TaskData:
     """Load and check a task. `need_page_text` also loads page OCR text when the task
     ships it (text retrievers); image retrievers skip that download. Faulty entries of a
     hub dataset are left out and recorded (`benchmark.tasks.drops`) unless `strict`;
-    local data is always checked strictly."""
+    local data is always checked strictly. `cache_dir` is the run's --cache-dir (None:
+    --no-cache), where local data read through `datasets` keeps its Arrow files."""
     if spec.format == "vidore-qa":
         from benchmark.tasks.vidore_qa import load_vidore_qa as loader
     elif spec.format == "beir":
         from benchmark.tasks.beir import load_beir as loader
     else:
         from benchmark.tasks.local_folder import load_local_folder as loader
-    return loader(spec, need_page_text=need_page_text, strict=strict)
+    with datasets_cache_under(cache_dir):
+        return loader(spec, need_page_text=need_page_text, strict=strict)

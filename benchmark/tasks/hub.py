@@ -7,12 +7,51 @@ real loading code without a network.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import atexit
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Literal
 
 from benchmark.core.errors import TaskDataError
-from benchmark.core.files import cache_root, folder_state_hash
+from benchmark.core.files import cache_root, folder_state_hash, make_cache_folder
 from benchmark.tasks.spec import TaskSpec
+
+# Where local folders read through `datasets` keep their Arrow cache: under the run's
+# --cache-dir, in a temporary folder with --no-cache (None), or under the default cache
+# root when nobody said (tests, scripts).
+DEFAULT_CACHE: Literal["default"] = "default"
+_cache_root: ContextVar[Path | None | Literal["default"]] = ContextVar(
+    "datasets_cache_root", default=DEFAULT_CACHE
+)
+_temporary_cache: list[Path] = []  # made once per process under --no-cache, removed at exit
+
+
+@contextmanager
+def datasets_cache_under(root: Path | None | Literal["default"]) -> Iterator[None]:
+    """Within this block, local datasets are cached under `root/datasets` (None: no cache)."""
+    token = _cache_root.set(root)
+    try:
+        yield
+    finally:
+        _cache_root.reset(token)
+
+
+def _local_dataset_cache(source: Path) -> Path:
+    # datasets keys its cache of a local folder by the folder's name alone (two
+    # different folders called "data" share one cache, and an edited folder is not
+    # re-read), so local folders get a cache of their own, keyed by their files.
+    root = _cache_root.get()
+    if root is None:  # --no-cache: datasets still needs a folder for its Arrow files
+        if not _temporary_cache:
+            _temporary_cache.append(Path(tempfile.mkdtemp(prefix="pagebench-datasets-")))
+            atexit.register(shutil.rmtree, _temporary_cache[0], ignore_errors=True)
+        return _temporary_cache[0] / folder_state_hash(source)
+    root = cache_root() if root == DEFAULT_CACHE else root
+    return make_cache_folder(root, "datasets") / folder_state_hash(source)
 
 
 def load_split(spec: TaskSpec, config: str | None = None, *, text_dataset: bool = False):
@@ -31,10 +70,8 @@ def load_split(spec: TaskSpec, config: str | None = None, *, text_dataset: bool 
     quiet = not is_hub and not datasets.utils.are_progress_bars_disabled()
     if quiet:
         datasets.utils.disable_progress_bars()
-    # datasets keys its cache of a local folder by the folder's name alone (two
-    # different folders called "data" share one cache, and an edited folder is not
-    # re-read), so local folders get a cache of their own, keyed by their files.
-    cache_dir = None if is_hub else str(cache_root() / "datasets" / folder_state_hash(Path(source)))
+    # hub downloads stay in the Hugging Face cache (HF_DATASETS_CACHE), shared with other tools
+    cache_dir = None if is_hub else str(_local_dataset_cache(Path(source)))
     try:
         return datasets.load_dataset(
             source,

@@ -40,9 +40,43 @@ def decode_image(data: bytes | Path, page_id: str, where: str) -> Image:
             with PILImage.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
                 _check_size(image.width, image.height, page_id, where)
                 image.load()
-                return image.convert("RGB")
+                return to_rgb(image)
     except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as error:
         raise BadPageError(page_id, f"page {page_id!r} ({where}): cannot decode image: {error}") from None
+
+
+def image_pixels(data: bytes | Path) -> int:
+    """Pixels the image will have once decoded, read from its header alone (Pillow opens
+    lazily); 0 when the header is unreadable (decoding then reports the page)."""
+    import warnings
+
+    from PIL import Image as PILImage
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+                return image.width * image.height
+    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
+        return 0
+
+
+# 16-bit grayscale (Pillow's I;16 modes) and 32-bit integer pages: Pillow's own
+# conversion to RGB clips every value above 255, which turns a 16-bit scan white.
+_WIDE_GRAYSCALE = {"I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16, "I": 16}
+
+
+def to_rgb(image: Image) -> Image:
+    """RGB for the retriever; wide grayscale is scaled to 8 bits (top byte kept), not clipped."""
+    if image.mode not in _WIDE_GRAYSCALE:
+        return image.convert("RGB")
+    import numpy as np
+    from PIL import Image as PILImage
+
+    # mode "I" is how older Pillows (and some TIFFs) hold 16-bit grayscale: read as 16-bit
+    values = np.clip(np.asarray(image, dtype=np.int64), 0, 2**16 - 1)
+    eight_bit = (values >> (_WIDE_GRAYSCALE[image.mode] - 8)).astype(np.uint8)
+    return PILImage.fromarray(eight_bit).convert("RGB")
 
 
 def _check_size(width: float, height: float, page_id: str, where: str) -> None:
@@ -68,9 +102,25 @@ class ArrowImages:
         self._description = description
         self._rows = list(rows) if rows is not None else None
 
+    def page_pixels(self, indices: Sequence[int]) -> list[int]:
+        """Decoded size of each page, from image headers (nothing is decoded)."""
+        pixels = []
+        for cell in self._cells(indices):
+            source = (cell or {}).get("bytes") or (cell or {}).get("path")
+            pixels.append(
+                image_pixels(source if isinstance(source, bytes) else Path(source)) if source else 0
+            )
+        return pixels
+
+    def _cells(self, indices: Sequence[int]) -> list:
+        return self._dataset.select(self._dataset_rows(indices))[self._column]
+
+    def _dataset_rows(self, indices: Sequence[int]) -> list[int]:
+        return [self._rows[i] for i in indices] if self._rows is not None else list(indices)
+
     def load(self, indices: Sequence[int], ids: Sequence[str]) -> list[Image]:
-        dataset_rows = [self._rows[i] for i in indices] if self._rows is not None else list(indices)
-        cells = self._dataset.select(dataset_rows)[self._column]
+        dataset_rows = self._dataset_rows(indices)
+        cells = self._cells(indices)
         images = []
         for index, page_id, cell in zip(dataset_rows, ids, cells, strict=True):
             where = f"row {index} of {self._description}"
@@ -102,6 +152,16 @@ class FileImages:
     def __init__(self, files: Sequence[PageFile], dpi: int):
         self._files = list(files)
         self._dpi = dpi
+
+    def page_pixels(self, indices: Sequence[int]) -> list[int]:
+        """Decoded size of each page: image headers, PDF page sizes at the DPI (nothing is decoded)."""
+        pixels = []
+        for index in indices:
+            page = self._files[index]
+            pixels.append(
+                image_pixels(page.path) if page.pdf_page is None else pdf_page_pixels(page, self._dpi)
+            )
+        return pixels
 
     def load(self, indices: Sequence[int], ids: Sequence[str]) -> list[Image]:
         images = []
@@ -137,6 +197,25 @@ def render_pdf_page(page: PageFile, dpi: int, page_id: str) -> Image:
         document.close()
 
 
+def pdf_page_pixels(page: PageFile, dpi: int) -> int:
+    """Pixels of the page rendered at `dpi`; 0 when the PDF cannot be read (rendering reports it)."""
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(page.path)
+    except (pdfium.PdfiumError, OSError):
+        return 0
+    try:
+        if not 1 <= page.pdf_page <= len(document):
+            return 0
+        width, height = document[page.pdf_page - 1].get_size()  # points: 1/72 inch
+        return max(0, round(width * dpi / 72) * round(height * dpi / 72))
+    except pdfium.PdfiumError:
+        return 0
+    finally:
+        document.close()
+
+
 def pdf_page_count(path: Path) -> int | None:
     """Number of pages; None when the file cannot be opened as a PDF."""
     import pypdfium2 as pdfium
@@ -159,6 +238,9 @@ class MissingImages:
 
     def __init__(self, message: str):
         self._message = message  # names the task, the data and the missing column
+
+    def page_pixels(self, indices: Sequence[int]) -> list[int]:
+        return [0] * len(indices)  # nothing to decode: asking for the page is the error
 
     def load(self, indices: Sequence[int], ids: Sequence[str]) -> list[Image]:  # noqa: ARG002 - ImageSource
         page = f"page {ids[0]!r}" if ids else "a page"

@@ -22,6 +22,9 @@ class SyntheticImages:
     def __init__(self, width: int, height: int, seed: int = 0):
         self._base = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
 
+    def page_pixels(self, indices: Sequence[int]) -> list[int]:
+        return [self._base.shape[0] * self._base.shape[1]] * len(indices)
+
     def load(self, indices: Sequence[int], ids: Sequence[str]) -> list:  # noqa: ARG002 - ImageSource signature
         from PIL import Image
 
