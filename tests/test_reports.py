@@ -1,8 +1,10 @@
 """leaderboard, compare and check on results files with known per-query scores, and the
 import of published results (ViDoRe results JSON, MTEB result files)."""
 
+import errno
 import json
 import math
+import os
 import shlex
 import shutil
 from pathlib import Path
@@ -436,3 +438,22 @@ def test_example_workflow_gates_with_valid_commands():
         baseline = shlex.split(command)
         if "--baseline" in baseline:
             assert (REPO / baseline[baseline.index("--baseline") + 1]).is_dir()
+
+
+def test_a_disk_that_fills_up_during_a_command_is_a_named_error_not_a_bug(cli, tmp_path, monkeypatch):
+    """After the preflight the disk can still fill up (or a folder go read-only): the
+    machine refused, so the message names the file, exit 2, not an internal error."""
+    import benchmark.core.files as files
+
+    fixture_results(tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+
+    def full_disk(files_to_write):
+        path = files_to_write[0][0]
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(files, "write_files_atomic", full_disk)
+    code, out, err = cli("leaderboard", "results", "--no-plots")
+    assert code == 2, out + err
+    assert "leaderboard.md: No space left on device" in err
+    assert "internal error" not in err

@@ -8,6 +8,7 @@ through `logging`; `configure_logging` shows it on stderr.
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import threading
@@ -52,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pagebench: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # a bug: a short message unless --debug
-        if getattr(args, "debug", False):
+    except Exception as error:
+        if _refused_by_the_system(error):
+            # the machine, not pagebench, said no (a disk filled up or a folder went
+            # read-only during the run, after the preflight): the user's to fix, not a bug
+            print(f"pagebench: error: {error.filename}: {error.strerror}", file=sys.stderr)
+            return 2
+        if getattr(args, "debug", False):  # a bug: a short message unless --debug
             raise
         print(
             f"pagebench: internal error: {type(error).__name__}: {error} "
@@ -61,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _refused_by_the_system(error: Exception) -> bool:
+    refusals = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EMFILE}
+    return isinstance(error, OSError) and error.errno in refusals and error.filename is not None
 
 
 class Terminated(KeyboardInterrupt):
