@@ -64,7 +64,12 @@ def run_tasks(
     for spec in specs:
         clock = time.perf_counter()
         try:
-            task = load_task(spec, need_page_text=retriever.page_input == "text", strict=settings.strict)
+            task = load_task(
+                spec,
+                need_page_text=retriever.page_input == "text",
+                strict=settings.strict,
+                allow_outside_pages=settings.allow_outside_pages,
+            )
             task_load_s = time.perf_counter() - clock
             result = evaluate(
                 task,

@@ -9,15 +9,22 @@ from benchmark.tasks.data import TaskData
 from benchmark.tasks.spec import TaskSpec
 
 
-def load_task(spec: TaskSpec, *, need_page_text: bool = False, strict: bool = False) -> TaskData:
+def load_task(
+    spec: TaskSpec, *, need_page_text: bool = False, strict: bool = False, allow_outside_pages: bool = False
+) -> TaskData:
     """Load and check a task. `need_page_text` also loads page OCR text when the task
     ships it (text retrievers); image retrievers skip that download. Faulty entries of a
     hub dataset are left out and recorded (`benchmark.tasks.drops`) unless `strict`;
-    local data is always checked strictly."""
+    local data is always checked strictly. A local folder's pages must lie inside it
+    unless `allow_outside_pages`."""
+    if spec.format == "local":
+        from benchmark.tasks.local_folder import load_local_folder
+
+        return load_local_folder(
+            spec, need_page_text=need_page_text, strict=strict, allow_outside_pages=allow_outside_pages
+        )
     if spec.format == "vidore-qa":
         from benchmark.tasks.vidore_qa import load_vidore_qa as loader
-    elif spec.format == "beir":
-        from benchmark.tasks.beir import load_beir as loader
     else:
-        from benchmark.tasks.local_folder import load_local_folder as loader
+        from benchmark.tasks.beir import load_beir as loader
     return loader(spec, need_page_text=need_page_text, strict=strict)

@@ -14,6 +14,7 @@ from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Origins
+from benchmark.tasks.entries import relevance_of
 from benchmark.tasks.hub import id_of, load_split, pick_column, resolved_hub_revision, text_of
 from benchmark.tasks.images import ArrowImages
 from benchmark.tasks.spec import TaskSpec
@@ -117,11 +118,18 @@ def _qrels(rows, where: str, skip_queries: set[str], origins: Origins) -> dict[s
         zip(rows[query_column], rows[page_column], rows[score_column], strict=True)
     ):
         query_id = id_of(query_cell, f"{where} row {row}")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or score != int(score):
+        if isinstance(score, str):  # a text column holding "1" is a mistake, not a grade
             raise TaskDataError(f"{where} row {row}: score must be an integer, got {score!r}")
+        relevance = relevance_of(score, f"{where} row {row}")
         # With a language selected, qrels of the other languages' queries are not ours.
         if query_id not in skip_queries:
             page_id = id_of(page_cell, f"{where} row {row}")
-            qrels.setdefault(query_id, {})[page_id] = int(score)
-            origins.qrels[(query_id, page_id)] = f"{where} row {row}"
+            judged = qrels.setdefault(query_id, {})
+            if page_id in judged and judged[page_id] != relevance:
+                raise TaskDataError(
+                    f"{where} row {row}: query {query_id!r} and page {page_id!r} are judged {relevance} "
+                    f"here and {judged[page_id]} in {origins.qrels[(query_id, page_id)]}: which is meant?"
+                )
+            judged[page_id] = relevance
+            origins.qrels.setdefault((query_id, page_id), f"{where} row {row}")
     return qrels
