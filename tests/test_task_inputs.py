@@ -10,9 +10,9 @@ import pytest
 from benchmark.core.errors import PagebenchError, SpecError, TaskDataError
 from benchmark.run.profile import profile_synthetic
 from benchmark.run.settings import RunSettings
+from benchmark.tasks import content as content_module
 from benchmark.tasks import images as images_module
 from benchmark.tasks import load_task
-from benchmark.tasks import local_folder as local_folder_module
 from benchmark.tasks.catalog import local_folder_spec, resolve_task
 from tests.conftest import make_local_folder, page_image, png_bytes, write_jsonl
 
@@ -82,7 +82,7 @@ def test_a_page_outside_the_task_folder_is_refused_before_it_is_opened(
         reference = "../../../../../../../../../etc/passwd"
     _corpus_with(folder, reference)
     opened = []
-    monkeypatch.setattr(local_folder_module, "_file_sha256", lambda path: opened.append(path) or "x")
+    monkeypatch.setattr(content_module, "file_sha256", lambda path: opened.append(path) or "x")
     monkeypatch.setattr(images_module, "decode_image", lambda *a: opened.append(a) or pytest.fail("decoded"))
     code, _, err = _run(cli, folder, tmp_path)
     _one_named_line(code, err, "corpus.jsonl line 3 (page 'p3'): image")

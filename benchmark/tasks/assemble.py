@@ -166,7 +166,7 @@ def task_fingerprint(
     Two results can be compared only if their fingerprints match. The local path is
     left out on purpose, so the same folder on two machines gives the same value. What
     was dropped enters only when something was, so a clean task's value never changed;
-    page contents enter only for the data that has them hashed (local folders).
+    page contents enter for data read from a folder (`benchmark.tasks.content`).
     """
     content = {
         "format": spec.format,
@@ -180,6 +180,7 @@ def task_fingerprint(
     }
     if page_contents is not None:
         content["pages"] = sorted(zip(corpus.ids, page_contents, strict=True))
+    if spec.format == "local":  # the only format with PDF pages, rendered at this DPI
         content["pdf_dpi"] = spec.pdf_dpi
     if dropped:
         content["dropped"] = {record.kind: sorted(record.ids) for record in dropped}

@@ -12,6 +12,7 @@ from benchmark.core.errors import TaskDataError
 from benchmark.core.languages import language_of_label
 from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
+from benchmark.tasks.content import arrow_page_contents, hashes_pages
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Origins
 from benchmark.tasks.entries import relevance_of
@@ -64,6 +65,10 @@ def load_beir(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> TaskData
         )
         text_source = f"{spec.source_label} column {text_column!r}"
     corpus_rows = corpus_rows.cast_column(image_column, datasets.Image(decode=False))
+    page_contents = None
+    if hashes_pages(spec):
+        shipped_text = spec.page_text_column if spec.page_text_column in corpus_rows.column_names else None
+        page_contents = arrow_page_contents(corpus_rows, image_column, shipped_text)
     corpus = Corpus(
         ids=tuple(page_ids),
         qrels_ids=tuple(page_ids),
@@ -83,6 +88,7 @@ def load_beir(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> TaskData
         drops=DropLog(spec, strict=strict),
         origins=origins,
         resolved_revision=resolved_hub_revision(spec),
+        page_contents=page_contents,
     )
 
 

@@ -16,7 +16,6 @@ later, batch by batch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from pathlib import Path
 from benchmark.core.errors import TaskDataError
 from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
+from benchmark.tasks.content import file_page_contents
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Origins
 from benchmark.tasks.entries import entry_id, entry_text, relevance_of
@@ -32,7 +32,6 @@ from benchmark.tasks.images import FileImages, PageFile, pdf_page_count
 from benchmark.tasks.spec import TaskSpec
 
 _PDF_PAGE = re.compile(r"page=([0-9]{1,9})", re.ASCII)
-_HASH_CHUNK_BYTES = 1 << 20
 
 
 def load_local_folder(
@@ -84,7 +83,7 @@ def load_local_folder(
         drops=DropLog(spec, strict=strict),
         origins=origins,
         resolved_revision=spec.revision,
-        page_contents=_page_contents(files, texts),
+        page_contents=file_page_contents(files, texts),
     )
 
 
@@ -209,27 +208,3 @@ def _looks_like_integer(cell: str) -> bool:
     except TaskDataError:
         return False
     return True
-
-
-def _page_contents(files: list[PageFile], texts: list[str | None]) -> list[str]:
-    """A digest of each page as evaluated: its file's bytes, its PDF page, its text."""
-    file_digests: dict[Path, str] = {}
-    contents = []
-    for page, text in zip(files, texts, strict=True):
-        if page.path not in file_digests:
-            file_digests[page.path] = _file_sha256(page.path)
-        digest = hashlib.sha256(f"{file_digests[page.path]} {page.pdf_page}\0".encode())
-        digest.update(b"no text" if text is None else b"text\0" + text.encode("utf-8"))
-        contents.append(digest.hexdigest())
-    return contents
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_HASH_CHUNK_BYTES):
-                digest.update(chunk)
-    except OSError as error:
-        raise TaskDataError(f"{path}: cannot read the page file ({error.strerror})") from None
-    return digest.hexdigest()
