@@ -288,3 +288,12 @@ def test_check_says_not_comparable_when_the_pages_differ(folder, tmp_path, cli):
     )
     assert code == 2, out + err
     assert "different data" in out + err
+
+
+@pytest.mark.parametrize(
+    ("spec_line", "field"), [('split = "../../outside/x"', "split"), ('path = "/etc"', "path")]
+)
+def test_a_task_toml_cannot_send_the_loader_outside_the_folder(folder, spec_line, field):
+    (folder / "task.toml").write_text(spec_line + "\n")
+    with pytest.raises(SpecError, match=f"task.toml: field '{field}'"):
+        local_folder_spec(folder)

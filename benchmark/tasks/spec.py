@@ -24,6 +24,8 @@ else:  # pragma: no cover
 
 FORMATS = ("vidore-qa", "beir", "local")
 _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# a split names a file (qrels/<split>.tsv) in local folders: no '/', no '..'
+_SPLIT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 MAX_PDF_DPI = 1200  # a print scan; an A4 page is then 140 megapixels, near the decoding limit
 
@@ -152,6 +154,8 @@ def _check_values(raw: dict[str, Any], fail) -> None:
     name = raw["name"]
     if not _NAME_PATTERN.match(name):
         raise fail("name", f"{name!r} must be lowercase letters, digits, '.', '_' or '-'")
+    if "split" in raw and not _SPLIT_PATTERN.match(raw["split"]):
+        raise fail("split", f"{raw['split']!r} must be letters, digits, '_' or '-' (such as \"test\")")
     if raw["format"] not in FORMATS:
         raise fail("format", f"{raw['format']!r} is not one of {', '.join(FORMATS)}")
     languages = raw["languages"]
