@@ -119,3 +119,44 @@ def test_two_folders_with_one_name_do_not_share_a_cache(tmp_path):
 def test_published_sizes_that_differ_are_noted(tmp_path):
     spec = resolve_task(str(spec_for(tmp_path, v3_like(tmp_path / "data"), n_queries=5, n_pages=3)))
     assert load_task(spec).notes == ("the spec says 5 queries, the data has 3",)
+
+
+def test_conflicting_duplicate_qrels_rows_are_named(tmp_path):
+    folder = v3_like(tmp_path / "data", extra_qrel={"query_id": 10, "corpus_id": 0, "score": 0})
+    with pytest.raises(
+        TaskDataError, match=r"config 'qrels' row 4: query '10' and page '0' are judged 0 here and 2 in"
+    ):
+        load_task(resolve_task(str(spec_for(tmp_path, folder))))
+
+
+def test_identical_duplicate_qrels_rows_are_fine(tmp_path):
+    folder = v3_like(tmp_path / "data", extra_qrel={"query_id": 10, "corpus_id": 0, "score": 2})
+    assert load_task(resolve_task(str(spec_for(tmp_path, folder)))).qrels["10"] == {"0": 2, "1": 1}
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), 1.5, 2.0**40])
+def test_a_float_score_that_is_not_a_grade_is_named(tmp_path, score):
+    folder = v3_like(tmp_path / "data", qrels_scores=(2.0, 1.0, score))
+    with pytest.raises(TaskDataError, match="config 'qrels' row 3: score"):
+        load_task(resolve_task(str(spec_for(tmp_path, folder))))
+
+
+def test_same_ids_with_other_page_images_or_texts_have_another_fingerprint(tmp_path):
+    """A folder's revision is a label; the pages' bytes say which pages were evaluated."""
+    spec = resolve_task(str(spec_for(tmp_path, v3_like(tmp_path / "data"))))
+    before = load_task(spec).fingerprint
+    assert load_task(spec, need_page_text=True).fingerprint == before  # text and image retrievers agree
+    corpus_file = tmp_path / "data" / "corpus" / "test-00000-of-00001.parquet"
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(corpus_file)
+    images = table.column("image").to_pylist()
+    images[2] = {"bytes": png_bytes("a different page"), "path": None}
+    table = table.set_column(1, "image", [images])
+    pq.write_table(table, corpus_file)
+    after = load_task(spec).fingerprint
+    assert after != before
+    texts = table.column("markdown").to_pylist()
+    texts[0] = "other words"
+    pq.write_table(table.set_column(3, "markdown", [texts]), corpus_file)
+    assert load_task(spec).fingerprint not in (before, after)

@@ -308,3 +308,83 @@ def test_check_and_compare_on_any_results_files_exit_0_1_or_2_never_internal_err
         assert code in (0, 2)
         if code == 0:
             json.loads(out, parse_constant=lambda name: pytest.fail(f"compare --json printed {name}"))
+
+
+# --- qrels files and task.toml: arbitrary text parses or raises pagebench's own error ---
+
+qrels_cells = st.one_of(
+    st.sampled_from(["q1", "p1", "1", "0", "-1", "1_0", "\u0661", "99999999999999999999", "score", " ", ""]),
+    st.text(max_size=8),
+    st.integers().map(str),
+)
+qrels_text = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.lists(qrels_cells, min_size=1, max_size=4).map("\t".join), max_size=6).map("\n".join),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    content=st.one_of(
+        qrels_text.map(lambda text: text.encode("utf-8", "surrogatepass")), st.binary(max_size=80)
+    )
+)
+def test_any_qrels_file_parses_or_raises_our_error(content):
+    from benchmark.tasks.drops import Origins
+    from benchmark.tasks.local_folder import read_qrels
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "test.tsv"
+        path.write_bytes(content)
+        try:
+            qrels = read_qrels(path, Origins())
+        except PagebenchError:
+            event("refused")
+            return
+    event("parsed")
+    for query_id, judged in qrels.items():
+        assert query_id and not any(c.isspace() for c in query_id)
+        assert all(isinstance(score, int) and abs(score) < 2**31 for score in judged.values())
+
+
+toml_values = st.recursive(
+    st.one_of(
+        st.text(max_size=12),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.booleans(),
+        st.floats(),
+        st.sampled_from(["en", "fr", "local", "beir", "."]),
+    ),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def toml_line(key: str, value) -> str:
+    """`key = value` in TOML; json's spelling is TOML's for these values, mostly (what is
+    not, such as NaN, is invalid TOML and must be refused as such)."""
+    return f"{json.dumps(key)} = {json.dumps(value)}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    content=st.one_of(
+        st.text(max_size=200),
+        st.tuples(
+            st.fixed_dictionaries({}, optional={"languages": toml_values, "pdf_dpi": toml_values}),
+            st.dictionaries(field_names, toml_values, max_size=3),
+        ).map(lambda tables: "\n".join(toml_line(k, v) for k, v in (tables[1] | tables[0]).items())),
+    )
+)
+def test_any_task_toml_loads_or_raises_spec_error(content):
+    with tempfile.TemporaryDirectory() as root:
+        folder = Path(root) / "docs"
+        folder.mkdir()
+        (folder / "task.toml").write_bytes(content.encode("utf-8", "surrogatepass"))
+        try:
+            spec = local_folder_spec(folder)
+        except SpecError as error:
+            event(f"refused: {str(error).split(':')[1].strip()[:30]}")
+            return
+    event("loaded")
+    assert spec.format == "local" and spec.languages and all(isinstance(code, str) for code in spec.languages)

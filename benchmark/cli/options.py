@@ -14,6 +14,7 @@ from benchmark.core.errors import PagebenchError
 from benchmark.core.files import cache_root
 from benchmark.core.protocols import DEFAULT_PROTOCOL, PROTOCOL_NAMES
 from benchmark.retrievers.base import RetrieverOptions
+from benchmark.tasks.images import MAX_PAGE_PIXELS
 
 
 def add_retriever_options(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +111,12 @@ def _add_running_options(parser: argparse.ArgumentParser) -> None:
         "query text, QA rows without image_filename) instead of evaluating it without them and recording "
         "them under task.dropped in the results file; local data is always checked strictly",
     )
+    running.add_argument(
+        "--allow-outside-pages",
+        action="store_true",
+        help="let a local task folder's corpus.jsonl name pages outside the folder (absolute paths, "
+        "'../', symlinks out); without it such an entry is refused before any page is read",
+    )
     running.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -140,6 +147,7 @@ def run_settings(args: argparse.Namespace):
         latency_queries=max(0, args.latency_queries),
         protocol=args.protocol,
         strict=args.strict,
+        allow_outside_pages=args.allow_outside_pages,
     )
 
 
@@ -174,4 +182,10 @@ def page_size(text: str) -> tuple[int, int]:
     width, sep, height = text.lower().partition("x")
     if not sep:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 827x1170, got {text!r}")
-    return positive_int(width), positive_int(height)
+    width, height = positive_int(width), positive_int(height)
+    if width * height > MAX_PAGE_PIXELS:
+        raise argparse.ArgumentTypeError(
+            f"{width}x{height} is {width * height:,} pixels, "
+            f"more than the {MAX_PAGE_PIXELS:,} a page may have"
+        )
+    return width, height

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from benchmark.core.errors import PagebenchError
 from benchmark.core.types import Corpus, Query
 from benchmark.feed.page_feed import PageFeed
 from benchmark.measure.memory import PeakMemory, reset_accelerator_peak
@@ -19,6 +20,7 @@ from benchmark.run.latency import latency_probe
 from benchmark.run.settings import RunSettings
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import resolve_task
+from benchmark.tasks.images import MAX_PAGE_PIXELS
 from benchmark.tasks.spec import TaskSpec
 from benchmark.tasks.synthetic import synthetic_corpus
 
@@ -44,6 +46,7 @@ def profile_task(
         need_page_text=retriever.page_input == "text",
         strict=settings.strict,
         cache_dir=settings.cache_dir,
+        allow_outside_pages=settings.allow_outside_pages,
     )
     measured = profile_corpus(
         task.corpus, spec.languages, task.queries, retriever, settings, model_load_s=model_load_s
@@ -62,6 +65,11 @@ def profile_synthetic(
     model_load_s: float | None = None,
 ) -> list[Measurement]:
     """One measurement per corpus size, queries from the bundled debian-faq-en task."""
+    if width <= 0 or height <= 0 or width * height > MAX_PAGE_PIXELS:
+        raise PagebenchError(
+            f"synthetic pages of {width}x{height} pixels: each side must be positive and the page at "
+            f"most {MAX_PAGE_PIXELS:,} pixels"
+        )
     source = load_task(resolve_task(QUERY_SOURCE_TASK), need_page_text=True)
     vocabulary = sorted({word for text in source.corpus.texts for word in text.split() if word.isalpha()})
     queries = source.queries[:n_queries]

@@ -69,6 +69,7 @@ def run_tasks(
                 need_page_text=retriever.page_input == "text",
                 strict=settings.strict,
                 cache_dir=settings.cache_dir,
+                allow_outside_pages=settings.allow_outside_pages,
             )
             task_load_s = time.perf_counter() - clock
             result = evaluate(

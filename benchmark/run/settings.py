@@ -27,6 +27,7 @@ class RunSettings:
     cluster: Cluster | None = None  # set under torchrun: encoding is shared by the ranks
     protocol: str = DEFAULT_PROTOCOL  # whose semantics the metrics follow: benchmark.core.protocols
     strict: bool = False  # refuse a hub dataset's faulty entries instead of recording them (tasks.drops)
+    allow_outside_pages: bool = False  # a local folder's pages may lie outside it (--allow-outside-pages)
 
     def page_batches(self, corpus: Corpus, languages: Sequence[str], retriever) -> PageBatches:
         return PageBatches(

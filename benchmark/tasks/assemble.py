@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 
 from benchmark.core.errors import TaskDataError
 from benchmark.core.types import Corpus, Qrels, Query
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Dropped, Origins
+from benchmark.tasks.entries import id_problem
 from benchmark.tasks.spec import TaskSpec
 
 
@@ -29,9 +31,11 @@ def assemble_task(
     origins: Origins | None = None,
     resolved_revision: str | None = None,
     notes: list[str] | None = None,
+    page_contents: Sequence[str] | None = None,
 ) -> TaskData:
     """Check and fingerprint a loader's output; `drops` says whether faults are left out or
-    raised, `origins` where each query and judgement was read (for the messages)."""
+    raised, `origins` where each query and judgement was read (for the messages),
+    `page_contents` a digest of each corpus entry's content where no pinned revision fixes it."""
     notes = list(notes or [])
     where = f"task {spec.name!r}"
     origins = origins or Origins()
@@ -46,6 +50,13 @@ def assemble_task(
         queries = [query for query in queries if query.id in qrels]
     if not queries:
         raise TaskDataError(f"{where}: no query has qrels, nothing to evaluate")
+    # Judged, but nothing relevant: every metric is 0 for it, as in pytrec_eval. Kept, visibly.
+    hopeless = [query.id for query in queries if not any(score > 0 for score in qrels[query.id].values())]
+    if hopeless:
+        notes.append(
+            f"{len(hopeless)} queries have no relevant page (every judgement is 0 or less), so every "
+            f"metric is 0 for them (e.g. {hopeless[0]!r})"
+        )
 
     if spec.query_language is None:  # published sizes count every language
         for what, published, loaded in (
@@ -56,7 +67,7 @@ def assemble_task(
                 notes.append(f"the spec says {published} {what}, the data has {loaded}")
 
     dropped = drops.finish(where)
-    fingerprint = task_fingerprint(spec, corpus, queries, qrels, resolved_revision, dropped)
+    fingerprint = task_fingerprint(spec, corpus, queries, qrels, resolved_revision, dropped, page_contents)
     return TaskData(
         spec=spec,
         corpus=corpus,
@@ -75,6 +86,12 @@ def _check_entries(corpus: Corpus, queries: list[Query], where: str) -> None:
         raise TaskDataError(f"{where}: the corpus is empty")
     _require_unique(corpus.ids, f"{where}: duplicate page id")
     _require_unique([query.id for query in queries], f"{where}: duplicate query id")
+    # Loaders check ids where they read them (entries.py); page names a format derives
+    # (vidore-qa's image_filename) are checked here, before any work.
+    for page_name in set(corpus.qrels_ids):
+        problem = id_problem(page_name)
+        if problem:
+            raise TaskDataError(f"{where}: page id {page_name!r} {problem}")
 
 
 def _without_empty_queries(
@@ -140,13 +157,16 @@ def task_fingerprint(
     qrels: Qrels,
     resolved_revision: str | None,
     dropped: tuple[Dropped, ...] = (),
+    page_contents: Sequence[str] | None = None,
 ) -> str:
-    """A hash of what is evaluated: ids, query texts, qrels, the data revision, and what
-    loading left out of the data.
+    """A hash of what is evaluated: ids, query texts, qrels, the data revision, what
+    loading left out of the data, and, where no pinned revision fixes them, the pages'
+    contents and the DPI PDF pages are rendered at.
 
     Two results can be compared only if their fingerprints match. The local path is
     left out on purpose, so the same folder on two machines gives the same value. What
-    was dropped enters only when something was, so a clean task's value never changed.
+    was dropped enters only when something was, so a clean task's value never changed;
+    page contents enter for data read from a folder (`benchmark.tasks.content`).
     """
     content = {
         "format": spec.format,
@@ -158,6 +178,10 @@ def task_fingerprint(
         "queries": sorted((query.id, query.text) for query in queries),
         "qrels": sorted((qid, pid, score) for qid, judged in qrels.items() for pid, score in judged.items()),
     }
+    if page_contents is not None:
+        content["pages"] = sorted(zip(corpus.ids, page_contents, strict=True))
+    if spec.format == "local":  # the only format with PDF pages, rendered at this DPI
+        content["pdf_dpi"] = spec.pdf_dpi
     if dropped:
         content["dropped"] = {record.kind: sorted(record.ids) for record in dropped}
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))

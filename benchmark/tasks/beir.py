@@ -12,8 +12,10 @@ from benchmark.core.errors import TaskDataError
 from benchmark.core.languages import language_of_label
 from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
+from benchmark.tasks.content import arrow_page_contents, hashes_pages
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Origins
+from benchmark.tasks.entries import relevance_of
 from benchmark.tasks.hub import id_of, load_split, pick_column, resolved_hub_revision, text_of
 from benchmark.tasks.images import ArrowImages
 from benchmark.tasks.spec import TaskSpec
@@ -63,6 +65,10 @@ def load_beir(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> TaskData
         )
         text_source = f"{spec.source_label} column {text_column!r}"
     corpus_rows = corpus_rows.cast_column(image_column, datasets.Image(decode=False))
+    page_contents = None
+    if hashes_pages(spec):
+        shipped_text = spec.page_text_column if spec.page_text_column in corpus_rows.column_names else None
+        page_contents = arrow_page_contents(corpus_rows, image_column, shipped_text)
     corpus = Corpus(
         ids=tuple(page_ids),
         qrels_ids=tuple(page_ids),
@@ -82,6 +88,7 @@ def load_beir(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> TaskData
         drops=DropLog(spec, strict=strict),
         origins=origins,
         resolved_revision=resolved_hub_revision(spec),
+        page_contents=page_contents,
     )
 
 
@@ -117,11 +124,18 @@ def _qrels(rows, where: str, skip_queries: set[str], origins: Origins) -> dict[s
         zip(rows[query_column], rows[page_column], rows[score_column], strict=True)
     ):
         query_id = id_of(query_cell, f"{where} row {row}")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or score != int(score):
+        if isinstance(score, str):  # a text column holding "1" is a mistake, not a grade
             raise TaskDataError(f"{where} row {row}: score must be an integer, got {score!r}")
+        relevance = relevance_of(score, f"{where} row {row}")
         # With a language selected, qrels of the other languages' queries are not ours.
         if query_id not in skip_queries:
             page_id = id_of(page_cell, f"{where} row {row}")
-            qrels.setdefault(query_id, {})[page_id] = int(score)
-            origins.qrels[(query_id, page_id)] = f"{where} row {row}"
+            judged = qrels.setdefault(query_id, {})
+            if page_id in judged and judged[page_id] != relevance:
+                raise TaskDataError(
+                    f"{where} row {row}: query {query_id!r} and page {page_id!r} are judged {relevance} "
+                    f"here and {judged[page_id]} in {origins.qrels[(query_id, page_id)]}: which is meant?"
+                )
+            judged[page_id] = relevance
+            origins.qrels.setdefault((query_id, page_id), f"{where} row {row}")
     return qrels

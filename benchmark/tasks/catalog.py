@@ -88,6 +88,8 @@ def local_folder_spec(folder: Path) -> TaskSpec:
     spec = load_spec_file(spec_file, defaults=defaults)  # the file may set only what differs
     if spec.format != "local":
         raise SpecError(f"{spec_file}: field 'format': a task folder's spec must say format = \"local\"")
+    if not spec.path.is_relative_to(folder):  # the folder is the task: its spec cannot point elsewhere
+        raise SpecError(f"{spec_file}: field 'path': {spec.path} is outside the task folder {folder}")
     return spec
 
 

@@ -18,6 +18,7 @@ from typing import Literal
 
 from benchmark.core.errors import TaskDataError
 from benchmark.core.files import cache_root, folder_state_hash, make_cache_folder
+from benchmark.tasks.entries import entry_id, entry_text
 from benchmark.tasks.spec import TaskSpec
 
 # Where local folders read through `datasets` keep their Arrow cache: under the run's
@@ -120,13 +121,10 @@ def resolved_hub_revision(spec: TaskSpec) -> str | None:
 
 def text_of(value, where: str) -> str | None:
     """A text cell: None stays None, strings pass, anything else is a typed error."""
-    if value is None or isinstance(value, str):
-        return value
-    raise TaskDataError(f"{where}: expected text, got {type(value).__name__} {value!r}")
+    return entry_text(value, where)
 
 
 def id_of(value, where: str) -> str:
-    """Ids may be strings or integers in the wild (ViDoRe v3 uses int64); we use strings."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-        raise TaskDataError(f"{where}: expected a string or integer id, got {value!r}")
-    return str(value)
+    """Ids may be strings or integers in the wild (ViDoRe v3 uses int64); we use strings.
+    Checked as `benchmark.tasks.entries` says (no whitespace, bounded, printable)."""
+    return entry_id(value, where)

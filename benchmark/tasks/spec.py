@@ -24,7 +24,10 @@ else:  # pragma: no cover
 
 FORMATS = ("vidore-qa", "beir", "local")
 _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# a split names a file (qrels/<split>.tsv) in local folders: no '/', no '..'
+_SPLIT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+MAX_PDF_DPI = 1200  # a print scan; an A4 page is then 140 megapixels, near the decoding limit
 
 
 def is_commit(revision: str | None) -> bool:
@@ -151,14 +154,12 @@ def _check_values(raw: dict[str, Any], fail) -> None:
     name = raw["name"]
     if not _NAME_PATTERN.match(name):
         raise fail("name", f"{name!r} must be lowercase letters, digits, '.', '_' or '-'")
+    if "split" in raw and not _SPLIT_PATTERN.match(raw["split"]):
+        raise fail("split", f"{raw['split']!r} must be letters, digits, '_' or '-' (such as \"test\")")
     if raw["format"] not in FORMATS:
         raise fail("format", f"{raw['format']!r} is not one of {', '.join(FORMATS)}")
     languages = raw["languages"]
-    if not languages:
-        raise fail("languages", "must list at least one language")
-    for code in languages:
-        if code not in LANGUAGES:
-            raise fail("languages", f"{code!r} is not a known language code ({', '.join(LANGUAGES)})")
+    _check_languages(languages, fail)
     query_language = raw.get("query_language")
     if query_language is not None and query_language not in languages:
         raise fail("query_language", f"{query_language!r} is not among languages {languages}")
@@ -171,6 +172,19 @@ def _check_values(raw: dict[str, Any], fail) -> None:
     for key in ("pdf_dpi", "n_queries", "n_pages"):
         if key in raw and raw[key] <= 0:
             raise fail(key, "must be positive")
+    if raw.get("pdf_dpi", PDF_DPI) > MAX_PDF_DPI:
+        raise fail("pdf_dpi", f"{raw['pdf_dpi']} is more than {MAX_PDF_DPI} (a page would be gigapixels)")
+
+
+def _check_languages(languages: list, fail) -> None:
+    if not languages:
+        raise fail("languages", "must list at least one language")
+    for code in languages:
+        if not isinstance(code, str):
+            shown = f"{type(code).__name__} {code!r}"
+            raise fail("languages", f'expected language codes such as "en", got {shown}')
+        if code not in LANGUAGES:
+            raise fail("languages", f"{code!r} is not a known language code ({', '.join(LANGUAGES)})")
 
 
 def _check_data_source(raw: dict[str, Any], fail) -> None:

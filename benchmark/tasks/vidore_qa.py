@@ -26,6 +26,7 @@ from __future__ import annotations
 from benchmark.core.errors import TaskDataError
 from benchmark.core.types import Corpus, Query
 from benchmark.tasks.assemble import assemble_task
+from benchmark.tasks.content import arrow_page_contents, hashes_pages
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Origins
 from benchmark.tasks.hub import load_split, pick_column, resolved_hub_revision, text_of
@@ -76,6 +77,13 @@ def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> Tas
         )
     else:  # only text retrievers get here; every row has text, so nothing should ask for an image
         images = MissingImages(f"task {spec.name!r}: {where} has no {IMAGE_COLUMN!r} column")
+    page_contents = None
+    if hashes_pages(spec):
+        shipped_text = spec.page_text_column if spec.page_text_column in rows.column_names else None
+        image_rows = rows.cast_column(IMAGE_COLUMN, datasets.Image(decode=False)) if has_images else rows
+        page_contents = arrow_page_contents(
+            image_rows, IMAGE_COLUMN if has_images else None, shipped_text, kept_rows
+        )
     corpus = Corpus(
         ids=tuple(f"row{row}" for row in kept_rows),  # the dataset row, also when rows were left out
         qrels_ids=tuple(page_names),
@@ -92,6 +100,7 @@ def load_vidore_qa(spec: TaskSpec, *, need_page_text: bool, strict: bool) -> Tas
         origins=origins,
         resolved_revision=resolved_hub_revision(spec),
         notes=notes,
+        page_contents=page_contents,
     )
 
 
