@@ -139,8 +139,9 @@ def leave_cluster(cluster: Cluster | None, *, exit_status: int | None = None) ->
     every rank is here (never after a bug, which left the other ranks elsewhere).
 
     torchrun stops every rank still running (SIGTERM, status -15) as soon as one exits with
-    an error, and Python's shutdown takes a while: so a failed run's ranks, all here at once,
-    exit at once, without it, and one stopped in between still ends with its own status.
+    an error. Python's shutdown takes long enough for that to happen, so the ranks of a
+    failed run skip it: they exit together, right after the barrier, and a SIGTERM that
+    still comes in between ends the rank with its own status.
     """
     if cluster is None:
         return
