@@ -61,7 +61,8 @@ def torchrun(tmp_path, *args: str) -> tuple[int, list[int], list[str]]:
 
 
 def errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("pagebench: error:")]
+    """pagebench's error lines (argparse's name the sub-command: `pagebench run: error:`)."""
+    return [line for line in stderr.splitlines() if re.match(r"pagebench( run)?: error:", line)]
 
 
 def single(cli, tmp_path, task: Path, *args: str) -> tuple[dict, bytes]:
@@ -109,6 +110,7 @@ def test_pages_skipped_on_any_rank_are_recorded(cli, checkpoints, two_tasks, tmp
     [
         (["--task", "no-such-task"], "unknown task 'no-such-task'"),
         (["--device", "tpu"], "--device 'tpu' is not one of"),  # found before the ranks could talk
+        (["--top-k", "0"], "argument --top-k: expected a positive integer"),  # argparse's
     ],
 )
 def test_bad_input_ends_every_rank_with_one_error(checkpoints, two_tasks, tmp_path, bad_input, message):

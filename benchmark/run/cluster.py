@@ -25,6 +25,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import NoReturn
 
 from benchmark.core.device import is_cuda, resolve_device
 from benchmark.core.errors import PagebenchError
@@ -157,6 +158,13 @@ def leave_cluster(cluster: Cluster | None, *, exit_status: int | None = None) ->
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exit_status)
+
+
+def exit_together(status: int) -> NoReturn:
+    """End this torchrun rank with `status` once every rank is here: for an error found before
+    the ranks joined (in the command line, which every rank reads alike)."""
+    leave_cluster(join_cluster("cpu"), exit_status=status)
+    raise SystemExit(status)  # not reached: leave_cluster ended the process
 
 
 def to_host(vectors: list) -> list:
