@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from benchmark.cli.logs import configure_logging
 from benchmark.cli.reports import add_report_commands
 from benchmark.cli.run import add_run_commands
 from benchmark.core.errors import PagebenchError
+from benchmark.run.cluster import exit_together, launched_by_torchrun
 
 EPILOG = """examples:
   pagebench tasks
@@ -95,13 +97,26 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser; under torchrun a bad command line is said once (rank 0) and every
+    rank exits 2 together, so torchrun stops none of them half-way."""
+
+    def error(self, message: str):
+        if not launched_by_torchrun():
+            super().error(message)
+        if os.environ.get("RANK") == "0":
+            self.print_usage(sys.stderr)
+            print(f"{self.prog}: error: {message}", file=sys.stderr)
+        exit_together(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a sub-command's default must not undo `pagebench --debug run ...`.
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors"
     )
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pagebench",
         description="Evaluate visual document retrievers on ViDoRe-style page retrieval tasks.",
         epilog=EPILOG,

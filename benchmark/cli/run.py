@@ -154,15 +154,35 @@ def cmd_retrievers(_args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.run.cluster import AgreedFailure, join_cluster, leave_cluster
+
+    cluster = join_cluster(args.device)  # under torchrun; None otherwise
+    if cluster is None:
+        return _run(args, None)
+    try:
+        code = _run(args, cluster)
+    except AgreedFailure as error:  # raised on every rank alike: rank 0 says it, once
+        if cluster.is_main:
+            print(f"pagebench: error: {error}", file=sys.stderr)
+        code = 2
+    except BaseException:
+        leave_cluster(cluster)  # a bug on this rank: torchrun stops the others
+        raise
+    sys.stdout.flush()
+    leave_cluster(cluster, exit_status=code)  # no rank exits before rank 0 has printed
+    return code
+
+
+def _run(args: argparse.Namespace, cluster) -> int:
     from dataclasses import replace
 
     from benchmark.results.writer import check_run_name, default_run_name
-    from benchmark.run.cluster import join_cluster, leave_cluster, rank_device
+    from benchmark.run.cluster import agreed, rank_device
     from benchmark.run.preflight import check_before_run
     from benchmark.run.session import load_retriever, resolve_specs, run_tasks
 
-    cluster = join_cluster(args.device)  # under torchrun; None otherwise
-    try:
+    main_process = cluster is None or cluster.is_main
+    with agreed(cluster):  # bad input fails every rank alike, none waits on the others
         args.device = rank_device(cluster, args.device)
         specs = resolve_specs(args.task, args.suite)
         params = parse_params(args.param)
@@ -178,24 +198,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             index_dir=Path(args.index_on_disk) if args.index_on_disk else None,
         )
         retriever, model_load_s = load_retriever(args.retriever, retriever_options(args))
-        main_process = cluster is None or cluster.is_main
         settings = run_settings(args)
-        settings = replace(settings, cluster=cluster, show_progress=settings.show_progress and main_process)
-        outcomes = list(
-            _reported(
-                run_tasks(
-                    specs,
-                    retriever,
-                    settings,
-                    output_dir=args.output_dir,
-                    run_name=run_name,
-                    model_load_s=model_load_s,
-                )
-            )
-        )
-    finally:
-        leave_cluster(cluster)
-    return _summarise(outcomes, run_name, args.retriever)
+    settings = replace(settings, cluster=cluster, show_progress=settings.show_progress and main_process)
+    tasks = run_tasks(
+        specs,
+        retriever,
+        settings,
+        output_dir=args.output_dir,
+        run_name=run_name,
+        model_load_s=model_load_s,
+    )
+    if not main_process:  # rank 0 reports; the others only say, by their exit status, if a task failed
+        failures = [outcome for outcome in tasks if outcome.error is not None]  # runs every task
+        return 2 if failures else 0
+    return _summarise(list(_reported(tasks)), run_name, args.retriever)
 
 
 def _reported(outcomes):

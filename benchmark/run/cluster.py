@@ -8,14 +8,35 @@ searches, computes the metrics and writes the one results file.
 Work is shared round-robin by *batch*: batch i goes to rank i mod N, so each batch
 holds exactly the pages it holds in a single-process run, every embedding is computed
 from the same inputs, and the results equal a single-process run's.
+
+The ranks agree on every outcome: work between two collectives runs inside
+`agreed(cluster)`, a check-in where each rank says whether it raised a
+`PagebenchError`. If one did, every rank raises the same `AgreedFailure`, so all of
+them leave at the same point (rank 0 writes nothing for a task that failed anywhere)
+and the next collective, the next task's, starts in step.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import NoReturn
 
 from benchmark.core.device import is_cuda, resolve_device
+from benchmark.core.errors import PagebenchError
+
+
+class AgreedFailure(PagebenchError):
+    """A PagebenchError raised on one rank, raised on every rank at the same check-in."""
+
+    def __init__(self, message: str, rank: int):
+        super().__init__(message)
+        self.rank = rank  # the rank where it happened
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,36 @@ class Cluster:
         dist.gather_object(value, received, dst=0)
         return received
 
+    @contextmanager
+    def agreed(self) -> Iterator[None]:
+        """Work that ends in a check-in; a PagebenchError on any rank raises on every rank.
+
+        Every rank raises `AgreedFailure` with the failing rank's message (the lowest
+        rank's, if several failed), whatever its own work did. Other exceptions are bugs:
+        that rank dies and torchrun stops the others.
+        """
+        import torch.distributed as dist
+
+        failure: tuple[int, str] | None = None
+        cause: PagebenchError | None = None
+        try:
+            yield
+        except PagebenchError as error:
+            # an AgreedFailure comes from a check-in nested in this one: already agreed
+            origin = error.rank if isinstance(error, AgreedFailure) else self.rank
+            failure, cause = (origin, str(error)), error
+        failures: list = [None] * self.world_size
+        dist.all_gather_object(failures, failure)
+        reported = [each for each in failures if each is not None]
+        if reported:
+            rank, message = min(reported)
+            raise AgreedFailure(message, rank) from cause
+
+
+def agreed(cluster: Cluster | None) -> AbstractContextManager:
+    """`cluster.agreed()` under torchrun; nothing to agree on in a single-process run."""
+    return nullcontext() if cluster is None else cluster.agreed()
+
 
 def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
@@ -60,7 +111,10 @@ def join_cluster(device: str) -> Cluster | None:
     import torch.distributed as dist
 
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    backend = cluster_backend(resolve_device(device))
+    try:
+        backend = cluster_backend(resolve_device(device))
+    except PagebenchError:  # a bad --device: `rank_device` raises it again, in a check-in
+        backend = "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
@@ -75,16 +129,42 @@ def cluster_backend(device: str) -> str:
 
 def rank_device(cluster: Cluster | None, device: str) -> str:
     """Each rank's --device: its own GPU (`cuda:<local rank>`) when on CUDA."""
+    resolve_device(device)  # a bad --device fails here
     if cluster is None or cluster.backend != "nccl":
         return device
     return f"cuda:{cluster.local_rank}"
 
 
-def leave_cluster(cluster: Cluster | None) -> None:
-    if cluster is not None:
-        import torch.distributed as dist
+def leave_cluster(cluster: Cluster | None, *, exit_status: int | None = None) -> None:
+    """Leave the process group. Given the status this rank will exit with, first wait until
+    every rank is here (never after a bug, which left the other ranks elsewhere).
 
-        dist.destroy_process_group()
+    torchrun stops every rank still running (SIGTERM, status -15) as soon as one exits with
+    an error. Python's shutdown takes long enough for that to happen, so the ranks of a
+    failed run skip it: they exit together, right after the barrier, and a SIGTERM that
+    still comes in between ends the rank with its own status.
+    """
+    if cluster is None:
+        return
+    import torch.distributed as dist
+
+    if exit_status is not None:
+        dist.barrier()
+    if exit_status:
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(exit_status))
+    dist.destroy_process_group()
+    if exit_status:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exit_status)
+
+
+def exit_together(status: int) -> NoReturn:
+    """End this torchrun rank with `status` once every rank is here: for an error found before
+    the ranks joined (in the command line, which every rank reads alike)."""
+    leave_cluster(join_cluster("cpu"), exit_status=status)
+    raise SystemExit(status)  # not reached: leave_cluster ended the process
 
 
 def to_host(vectors: list) -> list:

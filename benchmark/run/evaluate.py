@@ -19,6 +19,7 @@ from benchmark.measure.memory import PeakMemory, reset_accelerator_peak
 from benchmark.results.document import results_document
 from benchmark.results.writer import TaskResult
 from benchmark.retrievers.base import Retriever
+from benchmark.run.cluster import agreed
 from benchmark.run.efficiency import efficiency_report
 from benchmark.run.indexers import make_indexer
 from benchmark.run.latency import latency_probe
@@ -43,9 +44,10 @@ def evaluate(
     seed_everything(RANDOM_SEED)
     reset_accelerator_peak(device)
     with PeakMemory() as memory:
-        pages = settings.page_batches(corpus, task.spec.languages, retriever)
-        feed = PageFeed(retriever, open_embedding_cache(retriever, settings.cache_dir))
-        indexer = make_indexer(feed, settings, device, label=f"{task.spec.name}: ")
+        with agreed(settings.cluster):  # under torchrun, a failure here fails every rank
+            pages = settings.page_batches(corpus, task.spec.languages, retriever)
+            feed = PageFeed(retriever, open_embedding_cache(retriever, settings.cache_dir))
+            indexer = make_indexer(feed, settings, device, label=f"{task.spec.name}: ")
         if indexer is None:
             return None
         protocol = PROTOCOLS[settings.protocol]

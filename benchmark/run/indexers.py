@@ -5,6 +5,8 @@ runs under torchrun: every rank encodes the page batches and query chunks it own
 (round-robin, see `cluster.py`); each round, rank 0 gathers one batch per rank, in
 batch order, and adds it to the index, so memory holds one round at a time and the
 index is built in the same order as in a single-process run. Only rank 0 searches.
+Each round's work ends in a check-in, so a failure on any rank (an unreadable page)
+stops every rank in that round, in step.
 
 Both time the retriever's work the same way and report the same `IndexReport`, so
 `evaluate` does not care which one ran.
@@ -148,10 +150,14 @@ class ShardedIndexer:
         self.is_main = cluster.is_main
 
     def index(self, pages: PageBatches, languages: Sequence[str]) -> IndexReport:
+        """Rounds of one batch per rank; a rank's work between two gathers is `agreed` (see
+        cluster.py), so a bad page on any rank stops every rank in the same round."""
         retriever, cluster, feed = self.feed.retriever, self.cluster, self.feed
         own_pages, own_seconds = 0, 0.0
+        received: list = []  # rank 0: the batches gathered last round, added during this one
         with Timer(self.device) as total:
-            retriever.begin_index(languages)
+            with cluster.agreed():
+                retriever.begin_index(languages)
             with progress_bar(
                 total=pages.n_batches,
                 unit="batch",
@@ -159,16 +165,18 @@ class ShardedIndexer:
                 enabled=self.settings.show_progress and cluster.is_main,
             ) as bar:
                 for round_number in cluster.rounds(pages.n_batches):
-                    with Timer(self.device) as encode:
-                        mine = self._encode_own_batch(pages, round_number)
+                    with cluster.agreed():
+                        self._add(received)
+                        with Timer(self.device) as encode:
+                            mine = self._encode_own_batch(pages, round_number)
                     if mine is not None:
                         own_pages, own_seconds = own_pages + len(mine[0]), own_seconds + encode.seconds
-                    for item in cluster.gather(mine) or []:  # rank order is batch order
-                        if item is not None:
-                            retriever.add_page_vectors(*item)
+                    received = cluster.gather(mine) or []  # rank order is batch order
                     bar.update(min(cluster.world_size, pages.n_batches - round_number * cluster.world_size))
-            if cluster.is_main:
-                retriever.finish_index()
+            with cluster.agreed():
+                self._add(received)
+                if cluster.is_main:
+                    retriever.finish_index()
         reports = cluster.gather(
             (pages.skipped, feed.pages_encoded, feed.pages_from_cache, own_pages, own_seconds)
         )
@@ -177,6 +185,11 @@ class ShardedIndexer:
                 IndexTiming(total.seconds, None, False), pages.skipped, 0, 0, cluster.world_size
             )
         return _merged_report(reports, total.seconds, cluster.world_size)
+
+    def _add(self, gathered: list) -> None:
+        for item in gathered:
+            if item is not None:
+                self.feed.retriever.add_page_vectors(*item)
 
     def _encode_own_batch(self, pages: PageBatches, round_number: int):
         """(ids, vectors on the host) of the batch this rank owns in this round; None if none."""
@@ -192,21 +205,33 @@ class ShardedIndexer:
 
     def search(self, queries: Sequence[Query], depth: int) -> tuple[RankedRun, float]:
         """Ranks encode query chunks round-robin; rank 0 searches them all, in chunk order."""
-        retriever, cluster = self.feed.retriever, self.cluster
+        cluster = self.cluster
         chunks = query_chunks(queries)
         entry_run: RankedRun = {}
+        received: list = []  # rank 0: the chunks gathered last round, searched during this one
         with Timer(self.device) as clock:
             for round_number in cluster.rounds(len(chunks)):
-                index = round_number * cluster.world_size + cluster.rank
-                mine = None
-                if index < len(chunks):
-                    with explain_out_of_memory("encoding queries", self.settings.batch_size, self.device):
-                        encoded = retriever.encode_queries(chunks[index])
-                    mine = (encoded.ids, to_host(encoded.payload))
-                for item in cluster.gather(mine) or []:
-                    if item is not None:
-                        entry_run.update(retriever.search(EncodedQueries(*item), depth))
+                with cluster.agreed():
+                    self._search(received, depth, entry_run)
+                    mine = self._encode_own_chunk(chunks, round_number)
+                received = cluster.gather(mine) or []
+            with cluster.agreed():
+                self._search(received, depth, entry_run)
         return entry_run, clock.seconds
+
+    def _encode_own_chunk(self, chunks: list[Sequence[Query]], round_number: int):
+        """(ids, vectors on the host) of the query chunk this rank owns in this round; None if none."""
+        index = round_number * self.cluster.world_size + self.cluster.rank
+        if index >= len(chunks):
+            return None
+        with explain_out_of_memory("encoding queries", self.settings.batch_size, self.device):
+            encoded = self.feed.retriever.encode_queries(chunks[index])
+        return encoded.ids, to_host(encoded.payload)
+
+    def _search(self, gathered: list, depth: int, entry_run: RankedRun) -> None:
+        for item in gathered:
+            if item is not None:
+                entry_run.update(self.feed.retriever.search(EncodedQueries(*item), depth))
 
 
 def _merged_report(reports: list, total_s: float, world_size: int) -> IndexReport:

@@ -3,6 +3,8 @@
 The failure policy lives here: with several tasks, a task that fails on bad input or
 data (a `PagebenchError`) is reported and the others still run; each finished task's
 files are already written when the next starts. With one task the error propagates.
+Under torchrun the ranks agree on each task's outcome (`cluster.agreed`): a failure on
+any rank fails the task on every rank, and rank 0 writes nothing for it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from benchmark.core.errors import PagebenchError
 from benchmark.results.writer import TaskResult, write_result
 from benchmark.retrievers import registry
 from benchmark.retrievers.base import Retriever, RetrieverOptions
+from benchmark.run.cluster import agreed
 from benchmark.run.evaluate import evaluate
 from benchmark.run.settings import RunSettings
 from benchmark.tasks import load_task
@@ -63,29 +66,31 @@ def run_tasks(
     """Evaluate and write each task, yielding as each finishes (rank 0 only under torchrun)."""
     for spec in specs:
         clock = time.perf_counter()
-        try:
-            task = load_task(
-                spec,
-                need_page_text=retriever.page_input == "text",
-                strict=settings.strict,
-                cache_dir=settings.cache_dir,
-                allow_outside_pages=settings.allow_outside_pages,
-            )
+        try:  # under torchrun every rank checks in after loading, and once rank 0 has written
+            with agreed(settings.cluster):
+                task = load_task(
+                    spec,
+                    need_page_text=retriever.page_input == "text",
+                    strict=settings.strict,
+                    cache_dir=settings.cache_dir,
+                    allow_outside_pages=settings.allow_outside_pages,
+                )
             task_load_s = time.perf_counter() - clock
-            result = evaluate(
-                task,
-                retriever,
-                settings,
-                run_name=run_name,
-                task_load_s=task_load_s,
-                model_load_s=model_load_s,
-            )
-            if result is None:  # a rank other than 0: rank 0 reports and writes
-                continue
-            path = write_result(result, output_dir)
+            with agreed(settings.cluster):
+                result = evaluate(
+                    task,
+                    retriever,
+                    settings,
+                    run_name=run_name,
+                    task_load_s=task_load_s,
+                    model_load_s=model_load_s,
+                )
+                path = None if result is None else write_result(result, output_dir)
         except PagebenchError as error:
             if len(specs) == 1:
                 raise
-            yield TaskOutcome(spec, error=error)
+            yield TaskOutcome(spec, error=error)  # on every rank, so each knows the run failed
+            continue
+        if result is None:  # a rank other than 0: rank 0 reports and writes
             continue
         yield TaskOutcome(spec, result, path, time.perf_counter() - clock)
