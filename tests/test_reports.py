@@ -169,8 +169,12 @@ def test_runs_under_different_protocols_or_tie_rules_are_never_compared(cli, tmp
     # a results file from before schema 3 ranked ties by page id ascending
     old = tmp_path / "old" / f"{EN}.json"
     old.parent.mkdir()
-    shutil.copy(FIXTURES / "results-schema-v2.json", old)
-    code, out, _ = cli("check", "--baseline", old.parent, "--current", REPO / "results" / "bm25-ocr")
+    document = json.loads((FIXTURES / "results-schema-v2.json").read_text(encoding="utf-8"))
+    current = REPO / "results" / "bm25-ocr"
+    # same data (the fingerprint then did not cover page content): only the tie rule differs
+    document["task"]["fingerprint"] = json.loads((current / f"{EN}.json").read_text())["task"]["fingerprint"]
+    old.write_text(json.dumps(document), encoding="utf-8")
+    code, out, _ = cli("check", "--baseline", old.parent, "--current", current)
     assert code == 2 and "ties by page id ascending vs protocol pagebench, ties by trec_eval" in out
 
 
