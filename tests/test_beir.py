@@ -160,3 +160,24 @@ def test_same_ids_with_other_page_images_or_texts_have_another_fingerprint(tmp_p
     texts[0] = "other words"
     pq.write_table(table.set_column(3, "markdown", [texts]), corpus_file)
     assert load_task(spec).fingerprint not in (before, after)
+
+
+def test_an_image_cell_that_names_a_file_is_refused_never_opened(tmp_path):
+    """Data in these formats embeds its pages; a cell naming a file could point anywhere
+    (`/etc/passwd`, a secret image beside the folder), so it is refused, naming the page."""
+    from benchmark.core.errors import BadPageError
+
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(png_bytes("a secret page"))
+    spec = resolve_task(str(spec_for(tmp_path, v3_like(tmp_path / "data"))))
+    corpus_file = tmp_path / "data" / "corpus" / "test-00000-of-00001.parquet"
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(corpus_file)
+    images = table.column("image").to_pylist()
+    images[1] = {"bytes": None, "path": str(outside)}
+    pq.write_table(table.set_column(1, "image", [images]), corpus_file)
+    task = load_task(spec)
+    assert task.corpus.images.page_pixels([1]) == [0]  # sized without opening the file
+    with pytest.raises(BadPageError, match=r"page '1' .*names a file .*outside\.png.* instead of holding"):
+        task.corpus.images.load([1], ["1"])

@@ -106,10 +106,8 @@ class ArrowImages:
         """Decoded size of each page, from image headers (nothing is decoded)."""
         pixels = []
         for cell in self._cells(indices):
-            source = (cell or {}).get("bytes") or (cell or {}).get("path")
-            pixels.append(
-                image_pixels(source if isinstance(source, bytes) else Path(source)) if source else 0
-            )
+            data = (cell or {}).get("bytes")
+            pixels.append(image_pixels(data) if data else 0)  # no bytes: `load` names the page
         return pixels
 
     def _cells(self, indices: Sequence[int]) -> list:
@@ -129,7 +127,15 @@ class ArrowImages:
             if cell.get("bytes"):
                 images.append(decode_image(cell["bytes"], page_id, where))
             elif cell.get("path"):
-                images.append(decode_image(Path(cell["path"]), page_id, where))
+                # A cell that only names a file would be opened wherever it points (a
+                # hostile dataset: `/etc/passwd`); data in these formats embeds its pages,
+                # and page files belong in a local task folder, which confines them.
+                raise BadPageError(
+                    page_id,
+                    f"page {page_id!r} ({where}): the image cell names a file ({cell['path']!r}) "
+                    "instead of holding its bytes; pagebench reads only embedded images here "
+                    "(keep page files in a local task folder instead: `pagebench run --task FOLDER`)",
+                )
             else:
                 raise BadPageError(page_id, f"page {page_id!r} ({where}): the image is missing")
         return images
