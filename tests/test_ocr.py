@@ -80,3 +80,22 @@ def test_missing_tesseract_is_a_clear_error(tmp_path):
         "Tesseract OCR is not installed; install it with `apt-get install tesseract-ocr" in completed.stderr
     )
     assert "Traceback" not in completed.stderr
+
+
+def test_tesseract_thread_limit_does_not_leak_into_later_processes(monkeypatch, tmp_path):
+    """Tesseract runs with OMP_THREAD_LIMIT=1, but only Tesseract: a PyTorch child started
+    later with that limit computes wrong numbers on the CPU (seen: colpali-engine's scores
+    came back NaN in the official-evaluator tests after an OCR test had run)."""
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    ocr = TesseractOCR(languages=("en",), cache_dir=None)
+    seen = []
+    monkeypatch.setattr(
+        ocr, "recognise", lambda image: seen.append(os.environ.get("OMP_THREAD_LIMIT")) or "x"
+    )
+    assert ocr.recognise_pages([page_image("volcano lava")], ["p1"]) == ["x"]
+    assert seen == ["1"]  # Tesseract itself is limited
+    assert "OMP_THREAD_LIMIT" not in os.environ  # nothing after it is
+
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "3")  # a limit the user set stays as it is
+    ocr.recognise_pages([page_image("lava volcano")], ["p2"])
+    assert seen[-1] == "3" and os.environ["OMP_THREAD_LIMIT"] == "3"

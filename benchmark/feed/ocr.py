@@ -16,8 +16,9 @@ import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,9 +50,6 @@ class TesseractOCR:
     def __post_init__(self) -> None:
         import pytesseract
 
-        # Tesseract's OpenMP threads make it several times slower on small machines;
-        # we parallelise over pages instead. Child processes inherit this.
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         try:
             self.version = str(pytesseract.get_tesseract_version())
             installed = set(pytesseract.get_languages(config=""))
@@ -91,7 +89,10 @@ class TesseractOCR:
         ]
         todo = [i for i, text in enumerate(results) if text is None]
         self.pages_from_cache += len(images) - len(todo)
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo)))) as pool:
+        with (
+            _one_openmp_thread_per_tesseract(),
+            ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo)))) as pool,
+        ):
             work = pool.map(self._recognise_or_error, [images[i] for i in todo], [ids[i] for i in todo])
             for i, outcome in zip(todo, work, strict=True):
                 results[i] = outcome
@@ -191,3 +192,20 @@ def remove_damaged(path: Path) -> None:
             path.unlink(missing_ok=True)
     except OSError as error:
         log.warning("cannot remove the damaged OCR cache entry %s: %s", path, error)
+
+
+@contextmanager
+def _one_openmp_thread_per_tesseract() -> Iterator[None]:
+    """OMP_THREAD_LIMIT=1 for the Tesseract processes started inside the block (their
+    OpenMP threads make them several times slower on small machines; pages are
+    parallelised instead), and not after: a PyTorch process started with that limit
+    computes wrong numbers on the CPU (torch 2.13 schedules work for threads OpenMP then
+    refuses), and every later child process would inherit it. A limit the user set stays."""
+    if "OMP_THREAD_LIMIT" in os.environ:
+        yield
+        return
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_THREAD_LIMIT", None)
