@@ -3,7 +3,9 @@ cuda:N), tested without a GPU by describing the machine; and the instruments tha
 depend on the device (synchronised timers, peak memory)."""
 
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +134,36 @@ def test_resident_memory_is_measured_with_psutil():
         time.sleep(0.05)  # held for a hundred sampling intervals
         del block
     assert memory.peak_bytes > 0 and memory.extra_bytes >= 32 << 20
+
+
+def test_torch_threads_stay_within_an_openmp_thread_limit(tmp_path):
+    """With OMP_THREAD_LIMIT below torch's thread count, torch 2.13 computes wrong numbers
+    on the CPU without an error; pagebench's torch keeps within the limit, so a late-interaction
+    score in bfloat16 matches the float64 one to bfloat16 rounding."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "scores.py"
+    script.write_text(
+        "import torch\n"
+        "from benchmark.core.device import import_torch\n"
+        "torch = import_torch()\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "q = torch.randn(131, 9, 16, generator=g).bfloat16()\n"
+        "d = torch.randn(4, 12, 16, generator=g).bfloat16()\n"
+        "s = torch.einsum('bnd,csd->bcns', q, d).amax(dim=3).sum(dim=2)\n"
+        "r = torch.einsum('bnd,csd->bcns', q.double(), d.double()).amax(dim=3).sum(dim=2)\n"
+        "print(torch.get_num_threads(), float((s.double() - r).abs().max()))\n"
+    )
+    environment = {**os.environ, "OMP_THREAD_LIMIT": "1", "OMP_NUM_THREADS": "2"}
+    completed = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    threads, largest_error = completed.stdout.split()
+    assert int(threads) == 1
+    assert float(largest_error) < 1.0, completed.stdout  # wrong by tens without the cap

@@ -82,7 +82,7 @@ def test_missing_tesseract_is_a_clear_error(tmp_path):
     assert "Traceback" not in completed.stderr
 
 
-def test_tesseract_thread_limit_does_not_leak_into_later_processes(monkeypatch, tmp_path):
+def test_tesseract_thread_limit_does_not_leak_into_later_processes(monkeypatch):
     """Tesseract runs with OMP_THREAD_LIMIT=1, but only Tesseract: a PyTorch child started
     later with that limit computes wrong numbers on the CPU (seen: colpali-engine's scores
     came back NaN in the official-evaluator tests after an OCR test had run)."""
@@ -90,7 +90,7 @@ def test_tesseract_thread_limit_does_not_leak_into_later_processes(monkeypatch, 
     ocr = TesseractOCR(languages=("en",), cache_dir=None)
     seen = []
     monkeypatch.setattr(
-        ocr, "recognise", lambda image: seen.append(os.environ.get("OMP_THREAD_LIMIT")) or "x"
+        ocr, "recognise", lambda _image: seen.append(os.environ.get("OMP_THREAD_LIMIT")) or "x"
     )
     assert ocr.recognise_pages([page_image("volcano lava")], ["p1"]) == ["x"]
     assert seen == ["1"]  # Tesseract itself is limited

@@ -7,6 +7,8 @@ own `cuda:<local rank>`). The logic is a pure function of what the machine has
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from dataclasses import dataclass
 
@@ -14,6 +16,7 @@ from benchmark.core.defaults import DEVICES, DTYPES, SCORING_DTYPE_CHOICES
 from benchmark.core.errors import DependencyError, PagebenchError
 
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
+log = logging.getLogger(__name__)
 
 
 def import_torch():
@@ -23,7 +26,22 @@ def import_torch():
         raise DependencyError(
             "this retriever needs torch and transformers: pip install -c constraints.txt 'pagebench[vision]'"
         ) from None
+    _within_openmp_thread_limit(torch)
     return torch
+
+
+def _within_openmp_thread_limit(torch) -> None:
+    """Fewer torch threads when OMP_THREAD_LIMIT allows fewer than torch would use: torch
+    schedules CPU work for threads OpenMP then refuses, and the results are wrong (seen
+    with torch 2.13: MaxSim scores off by tens, or NaN), with no error."""
+    try:
+        limit = int(os.environ.get("OMP_THREAD_LIMIT", "0"))
+    except ValueError:
+        return
+    if 0 < limit < torch.get_num_threads():
+        wanted = torch.get_num_threads()
+        log.warning("OMP_THREAD_LIMIT=%d: torch uses %d CPU threads, not %d", limit, limit, wanted)
+        torch.set_num_threads(limit)
 
 
 @dataclass(frozen=True)
