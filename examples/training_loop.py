@@ -117,9 +117,10 @@ def train(
                 output_dir=output_dir,
                 run_name=f"tiny-two-tower-step-{step}",
             )
-            (score,) = evaluation.scores().values()
-            scores.append((step, score))
-            print(f"step {step}: loss {loss:.3f}, {task} nDCG@5 {score:.4f}")
+            (name,) = evaluation  # the one task's name
+            main_score = evaluation[name].main_score  # its results, typed: benchmark.results.schema
+            scores.append((step, main_score.value))
+            print(f"step {step}: loss {loss:.3f}, {name} {main_score.name} {main_score.value:.4f}")
     return scores
 
 

@@ -426,3 +426,24 @@ def test_a_bad_module_attr_retriever_is_a_named_error(cli, tmp_path, monkeypatch
     )
     assert code == 2 and message in err, err
     assert "Traceback" not in err
+
+
+def test_the_readme_example_calls_evaluate_with_real_keywords():
+    """The README's "From Python" example and its list of keywords cannot drift from the signature."""
+    import ast
+    import inspect
+    import re
+
+    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### From Python", 1)[1].split("\n### ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    calls = [
+        node
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "evaluate"
+    ]
+    used = {keyword.arg for call in calls for keyword in call.keywords}
+    listed = set(re.findall(r"`(\w+)`", section.split("options (", 1)[1].split(")", 1)[0]))
+    parameters = set(inspect.signature(evaluate).parameters)
+    assert len(calls) == 3 and used and listed
+    assert used <= parameters and listed <= parameters
