@@ -299,6 +299,20 @@ def test_a_retriever_object_is_evaluated_as_it_is(tmp_path):
         evaluate(retriever, "debian-faq-en", checkpoint="x", **QUICK)
 
 
+def test_a_failing_task_is_kept_apart_and_the_others_still_run(tmp_path, caplog):
+    good = colour_folder(tmp_path / "colours")
+    broken = colour_folder(tmp_path / "broken")
+    (broken / "pages" / "red.png").unlink()
+    evaluation = evaluate(ColourEncoder(), [broken, good], **QUICK)
+    assert list(evaluation) == ["colours"] and list(evaluation.failures) == ["broken"]
+    assert "red.png" in str(evaluation.failures["broken"])
+    assert any("broken failed" in record.getMessage() for record in caplog.records)
+    also_broken = colour_folder(tmp_path / "also-broken")
+    (also_broken / "pages" / "blue.png").unlink()
+    with pytest.raises(PagebenchError, match="red.png"):  # nothing finished: the first error is raised
+        evaluate(ColourEncoder(), [broken, also_broken], **QUICK)
+
+
 # --- the training-loop example ---------------------------------------------------------------
 
 
