@@ -148,7 +148,9 @@ def test_an_encoder_with_one_vector_per_item_is_ranked_by_dot_product(tmp_path):
 
 def test_an_encoder_with_several_vectors_is_scored_by_maxsim(tmp_path):
     folder = colour_folder(tmp_path / "colours")
-    evaluation = evaluate(SeveralVectors(), folder, output_dir=tmp_path / "out", batch_size=3, **QUICK)
+    evaluation = evaluate(
+        SeveralVectors(), folder, output_dir=tmp_path / "out", batch_size=3, scoring_dtype="float32", **QUICK
+    )
     assert evaluation["colours"].retriever.parameters["similarity"] == "maxsim"
     scores = read_trec_scores(tmp_path / "out" / "several-vectors" / "colours.trec")
     assert len(scores) == len(COLOURS) ** 2
@@ -158,6 +160,9 @@ def test_an_encoder_with_several_vectors_is_scored_by_maxsim(tmp_path):
             page = SeveralVectors.vectors(page_index, 3, 2)
             expected = (query.astype(np.float64) @ page.T.astype(np.float64)).max(axis=1).sum()
             assert scores[f"q-{query_name}", f"page-{page_name}"] == pytest.approx(expected, abs=1e-5)
+    on_disk = evaluate(SeveralVectors(), folder, index_dir=tmp_path / "index", **QUICK)["colours"]
+    assert on_disk.retriever.parameters["index_storage"] == "disk, float16"
+    assert on_disk.metrics == evaluation["colours"].metrics
 
 
 class Returns:

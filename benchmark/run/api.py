@@ -101,6 +101,7 @@ def evaluate(
     dtype: str | None = None,
     scoring_dtype: str | None = None,
     pool_factor: int | None = None,
+    index_dir: str | os.PathLike[str] | None = None,
     params: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Evaluate `model` on `tasks`, as `pagebench run` does; returns an `Evaluation`.
@@ -120,6 +121,7 @@ def evaluate(
     `.trec` and `.qrels`, as the command line writes). Caches (`cache_dir`, default as the
     command line's; None: none) hold OCR text and page embeddings; an encoder object's page
     embeddings are cached only under a `cache_key`, which must change whenever its weights do.
+    `index_dir` keeps page vectors on disk, in float16 (`--index-on-disk`).
     `max_queries` evaluates a fixed sample of that many queries per task (drawn with
     `query_seed`; its results carry their own fingerprint and a note). `latency_queries=0` skips
     the one-query-at-a-time latency probe, which a training loop rarely needs.
@@ -148,7 +150,8 @@ def evaluate(
         "dtype": dtype,
         "scoring_dtype": scoring_dtype,
         "pool_factor": pool_factor,
-        "params": dict(params) if params is not None else None,
+        "index_dir": None if index_dir is None else os.fspath(index_dir),
+        "params": None if params is None else {str(key): str(value) for key, value in params.items()},
     }
     given = {key: value for key, value in retriever_settings.items() if value is not None}
     run_name = check_run_name(run_name or _default_run_name(model, given, protocol))
@@ -159,6 +162,7 @@ def evaluate(
             run_name=run_name,
             top_k=settings.top_k,
             cache_dir=settings.cache_dir,
+            index_dir=None if index_dir is None else Path(index_dir),
         )
     retriever, model_load_s = _retriever(model, given, settings, cache_key)
     return _run(specs, retriever, settings, output_dir, run_name, model_load_s)
@@ -280,7 +284,8 @@ def _retriever(
     return EncoderRetriever(model, options, cache_key=cache_key), None
 
 
-_ENCODER_OPTIONS = ("device", "scoring_dtype", "pool_factor")  # where and how its vectors are scored
+# where and how an encoder's vectors are scored and kept
+_ENCODER_OPTIONS = ("device", "scoring_dtype", "pool_factor", "index_dir")
 
 
 def _refuse(given: dict, what: str) -> None:
