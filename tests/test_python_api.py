@@ -391,6 +391,17 @@ class MeanColour:
 NOT_A_CLASS = 3
 
 
+class NoOptions:
+    def __init__(self):
+        pass
+
+    def encode_queries(self, texts):
+        return texts
+
+    def encode_pages(self, images):
+        return images
+
+
 class Incomplete:
     def __init__(self, options):
         pass
@@ -433,6 +444,7 @@ def test_a_retriever_class_by_module_and_name(cli, tmp_path, monkeypatch):
             "my_models:Incomplete",
             "my_models:Incomplete) does not follow the Retriever protocol: it lacks begin_index",
         ),
+        ("my_models:NoOptions", "my_models:NoOptions() cannot be called with one argument, the run's"),
         ("my_models:", "expected a registered name or module:attr"),
         ("my-models:Thing", "expected a registered name or module:attr"),
     ],

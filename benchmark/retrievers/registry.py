@@ -18,6 +18,7 @@ see `benchmark/retrievers/encoder.py`), which is then evaluated as an embedding 
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
@@ -164,4 +165,19 @@ def _load_target(entry: RetrieverEntry):
             f"{where}: {entry.target} is a {type(target).__name__}, not a class or function "
             "taking a RetrieverOptions"
         )
+    _check_takes_options(target, where, entry.target)
     return target
+
+
+def _check_takes_options(target, where: str, name: str) -> None:
+    """Refuse, before calling it, a target that cannot be called with one RetrieverOptions."""
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # no signature to read (a builtin): let the call say
+        return
+    try:
+        signature.bind(RetrieverOptions())
+    except TypeError:
+        raise PagebenchError(
+            f"{where}: {name}{signature} cannot be called with one argument, the run's RetrieverOptions"
+        ) from None
