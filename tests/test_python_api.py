@@ -229,6 +229,11 @@ def test_an_encoder_is_cached_only_under_a_cache_key(tmp_path):
     again = evaluate(encoder, folder, cache_dir=cache, cache_key="step-100", **QUICK)
     assert again["colours"].efficiency.pages_from_cache == len(COLOURS) and encoder.pages_seen == 0
     assert again["colours"].metrics == first["colours"].metrics
+    several = evaluate(SeveralVectors(), folder, cache_dir=cache, cache_key="maxsim", **QUICK)["colours"]
+    from_cache = evaluate(SeveralVectors(), folder, cache_dir=cache, cache_key="maxsim", **QUICK)["colours"]
+    assert from_cache.efficiency.pages_from_cache == len(COLOURS)
+    for document in (several, from_cache):  # read from the vectors, cached or fresh
+        assert document.retriever.parameters["similarity"] == "maxsim"
     other = evaluate(ColourEncoder(), folder, cache_dir=cache, cache_key="step-200", **QUICK)
     assert other["colours"].efficiency.pages_encoded == len(COLOURS)
 

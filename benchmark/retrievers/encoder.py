@@ -73,13 +73,20 @@ class EncoderRetriever(EmbeddingRetriever):
 
     def embed_pages(self, batch: PageBatch) -> list:
         labels = [f"page {page_id!r}" for page_id in batch.ids]
-        vectors = self._as_matrices(self.encoder.encode_pages(list(batch.images)), labels, "encode_pages")
-        self._most_page_vectors = max([self._most_page_vectors, *(len(page) for page in vectors)])
-        return vectors
+        return self._as_matrices(self.encoder.encode_pages(list(batch.images)), labels, "encode_pages")
 
     def embed_queries(self, texts: list[str]) -> list:
         labels = [f"query {_shortened(text)!r}" for text in texts]
         return self._as_matrices(self.encoder.encode_queries(list(texts)), labels, "encode_queries")
+
+    def begin_index(self, languages) -> None:
+        super().begin_index(languages)
+        self._most_page_vectors = 0
+
+    def add_page_vectors(self, ids, vectors) -> None:
+        """Every page passes here, cached or fresh: what the similarity is is read here."""
+        self._most_page_vectors = max([self._most_page_vectors, *(len(page) for page in vectors)])
+        super().add_page_vectors(ids, vectors)
 
     def describe(self) -> dict:
         described = super().describe()
@@ -88,13 +95,18 @@ class EncoderRetriever(EmbeddingRetriever):
         described["parameters"] = {
             "encoder": f"{type(self.encoder).__module__}.{type(self.encoder).__qualname__}",
             **described["parameters"],
-            "similarity": "maxsim" if self._most_page_vectors > 1 else "dot",
+            "similarity": "maxsim" if self._several_vectors else "dot",
             "cache_key": self.cache_key,
         }
         return described
 
     def score_arithmetic(self) -> str:
-        return "pagebench engine, exact float32 sums (one vector per page: dot products)"
+        return f"pagebench engine, exact {'float32 sums' if self._several_vectors else 'dot products'}"
+
+    @property
+    def _several_vectors(self) -> bool:
+        """Whether some page of this task had several vectors (late interaction)."""
+        return self._most_page_vectors > 1
 
     def embedding_key(self) -> dict | None:
         """Only under the caller's cache key: the object alone says nothing of its weights."""
