@@ -15,8 +15,6 @@ The public names are imported on first use, so `import benchmark` (and listing t
 retrievers) loads neither torch nor datasets.
 """
 
-from __future__ import annotations
-
 __version__ = "0.1.0"
 
 # public name -> the module that defines it, imported when the name is first used (not even
