@@ -19,7 +19,11 @@ from benchmark.tasks.images import MAX_PAGE_PIXELS
 
 def add_retriever_options(parser: argparse.ArgumentParser) -> None:
     """Which retriever, and how to run it."""
-    parser.add_argument("--retriever", required=True, help="retriever name (see `pagebench retrievers`)")
+    parser.add_argument(
+        "--retriever",
+        required=True,
+        help="retriever name (see `pagebench retrievers`), or module:Class for one no registry names",
+    )
     model = parser.add_argument_group("retriever options")
     model.add_argument("--checkpoint", help="model checkpoint: hub id or local folder")
     model.add_argument("--revision", help="checkpoint revision (commit, tag or branch)")

@@ -150,6 +150,7 @@ def cmd_retrievers(_args: argparse.Namespace) -> int:
 
     rows = [[entry.name, entry.origin, entry.description] for entry in available().values()]
     print(render_table(["retriever", "origin", "description"], rows))
+    print("\nAny other class: --retriever my_package.module:MyRetriever (a Retriever or an encoder).")
     return 0
 
 

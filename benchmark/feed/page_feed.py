@@ -57,10 +57,12 @@ def gives_page_vectors(retriever) -> bool:
 
 
 def open_embedding_cache(retriever, cache_dir) -> EmbeddingCache | None:
-    """The cache for this retriever's configuration, if it embeds pages and caching is on."""
+    """The cache for this retriever's configuration, if it embeds pages, caching is on and
+    it has a key (an in-memory model without one has nothing that names its weights)."""
     if cache_dir is None or not gives_page_vectors(retriever):
         return None
-    return EmbeddingCache(cache_dir, retriever.embedding_key())
+    key = retriever.embedding_key()
+    return None if key is None else EmbeddingCache(cache_dir, key)
 
 
 def _content_keys(batch: PageBatch) -> list[str]:

@@ -48,9 +48,9 @@ def default_run_name(
     """`bm25-ocr`, or `colpali--vidore-colpali-v1.3-hf` when a checkpoint is named; each
     `--param` appended as `@key-value` (`bm25-ocr@variant-vidore`) and a protocol other
     than the default as `+vidore`, so differently made runs land in their own folders."""
-    name = retriever_name
+    name = safe_file_name(retriever_name)  # `--retriever my_package.model:MyRetriever` has a colon
     if checkpoint:
-        name = f"{retriever_name}--{safe_file_name(checkpoint.strip('/'))[-80:]}"
+        name = f"{name}--{safe_file_name(checkpoint.strip('/'))[-80:]}"
     for key, value in sorted((params or {}).items()):
         name += f"@{safe_file_name(key)}-{safe_file_name(value)}"
     return name if protocol == DEFAULT_PROTOCOL else f"{name}+{protocol}"

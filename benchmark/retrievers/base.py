@@ -16,8 +16,9 @@ query latency vs scoring cost).
 A retriever that embeds pages may also offer `embedding_key()`, `page_vectors(batch)`
 and `add_page_vectors(ids, vectors)` (EmbeddingRetriever does): the runner then caches
 page vectors on disk and calls `page_vectors` only for pages it has not seen (see
-`benchmark/feed/page_feed.py`). Without them, `add_pages` is called and nothing is
-cached. `page_input` says what a batch must carry: "text" (the runner fills page text
+`benchmark/feed/page_feed.py`); an `embedding_key()` of None caches nothing (a model
+in memory, whose weights nothing names). Without them, `add_pages` is called and nothing
+is cached. `page_input` says what a batch must carry: "text" (the runner fills page text
 from the task or from OCR) or "image" (decoded RGB page images).
 """
 

@@ -23,6 +23,7 @@ from benchmark.run.evaluate import evaluate
 from benchmark.run.settings import RunSettings
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import resolve_task, specs_in_suite
+from benchmark.tasks.sample import sample_queries
 from benchmark.tasks.spec import TaskSpec
 
 
@@ -59,11 +60,12 @@ def run_tasks(
     retriever: Retriever,
     settings: RunSettings,
     *,
-    output_dir: Path,
+    output_dir: Path | None,
     run_name: str,
     model_load_s: float | None = None,
 ) -> Iterator[TaskOutcome]:
-    """Evaluate and write each task, yielding as each finishes (rank 0 only under torchrun)."""
+    """Evaluate and write each task, yielding as each finishes (rank 0 only under torchrun);
+    with no `output_dir` nothing is written (the Python API's default)."""
     for spec in specs:
         clock = time.perf_counter()
         try:  # under torchrun every rank checks in after loading, and once rank 0 has written
@@ -75,6 +77,7 @@ def run_tasks(
                     cache_dir=settings.cache_dir,
                     allow_outside_pages=settings.allow_outside_pages,
                 )
+                task = sample_queries(task, settings.max_queries, settings.query_sample_seed)
             task_load_s = time.perf_counter() - clock
             with agreed(settings.cluster):
                 result = evaluate(
@@ -85,7 +88,7 @@ def run_tasks(
                     task_load_s=task_load_s,
                     model_load_s=model_load_s,
                 )
-                path = None if result is None else write_result(result, output_dir)
+                path = None if result is None or output_dir is None else write_result(result, output_dir)
         except PagebenchError as error:
             if len(specs) == 1:
                 raise

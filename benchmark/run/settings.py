@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.core.defaults import BATCH_SIZE, LATENCY_QUERIES, ON_BAD_PAGE, TOP_K
+from benchmark.core.defaults import BATCH_SIZE, LATENCY_QUERIES, ON_BAD_PAGE, RANDOM_SEED, TOP_K
 from benchmark.core.protocols import DEFAULT_PROTOCOL
 from benchmark.core.types import Corpus
 from benchmark.feed.batches import PageBatches
@@ -28,6 +28,8 @@ class RunSettings:
     protocol: str = DEFAULT_PROTOCOL  # whose semantics the metrics follow: benchmark.core.protocols
     strict: bool = False  # refuse a hub dataset's faulty entries instead of recording them (tasks.drops)
     allow_outside_pages: bool = False  # a local folder's pages may lie outside it (--allow-outside-pages)
+    max_queries: int | None = None  # evaluate a fixed sample of this many queries per task (tasks.sample)
+    query_sample_seed: int = RANDOM_SEED  # which sample: the same seed, the same queries
 
     def page_batches(self, corpus: Corpus, languages: Sequence[str], retriever) -> PageBatches:
         return PageBatches(
