@@ -302,3 +302,22 @@ def test_download_fetches_the_checkpoint_and_its_adapter_base(cli, monkeypatch, 
     snapshots.clear()
     code, out, err = cli("download", "--retriever", "bm25-ocr")
     assert code == 0 and snapshots == [] and "no hub checkpoint to download" in out
+
+
+def test_download_reads_the_splits_each_format_loads():
+    from benchmark.tasks.catalog import resolve_task
+    from benchmark.tasks.hub import hub_splits
+
+    qa, beir, local = resolve_task("docvqa"), resolve_task("esg-reports-v2"), resolve_task("debian-faq-en")
+    assert hub_splits(qa) == [(None, False), (None, True)]  # the data, then its OCR-text twin
+    assert hub_splits(qa, page_text=False) == [(None, False)]
+    assert hub_splits(beir) == [("corpus", False), ("queries", False), ("qrels", False)]
+    assert hub_splits(local) == []
+
+
+def test_download_of_a_local_task_fetches_nothing(cli, monkeypatch):
+    monkeypatch.setattr("benchmark.run.download.hub_offline", lambda: False)
+    monkeypatch.setattr("benchmark.run.download.hub_unreachable_reason", lambda: None)
+    code, out, err = cli("download", "--task", "debian-faq-en")
+    assert code == 0, err
+    assert "debian-faq-en: local data, nothing to download" in out
