@@ -8,6 +8,7 @@ real loading code without a network.
 from __future__ import annotations
 
 import atexit
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,8 @@ from benchmark.core.files import cache_root, folder_state_hash, make_cache_folde
 from benchmark.core.hub_access import hub_endpoint, hub_offline, hub_unreachable_reason, offline_advice
 from benchmark.tasks.entries import entry_id, entry_text
 from benchmark.tasks.spec import TaskSpec, is_commit
+
+log = logging.getLogger(__name__)
 
 # Where local folders read through `datasets` keep their Arrow cache: under the run's
 # --cache-dir, in a temporary folder with --no-cache (None), or under the default cache
@@ -79,6 +82,11 @@ def load_split(spec: TaskSpec, config: str | None = None, *, text_dataset: bool 
         datasets.utils.disable_progress_bars()
     # hub downloads stay in the Hugging Face cache (HF_DATASETS_CACHE), shared with other tools
     cache_dir = None if is_hub else str(_local_dataset_cache(Path(source)))
+    # Offline, datasets warns twice per dataset that it serves the cached copy: expected here,
+    # and the commit read goes into the results file instead.
+    verbosity = datasets.utils.logging.get_verbosity()
+    if offline:
+        datasets.utils.logging.set_verbosity_error()
     try:
         dataset = datasets.load_dataset(
             source,
@@ -99,10 +107,13 @@ def load_split(spec: TaskSpec, config: str | None = None, *, text_dataset: bool 
     finally:
         if quiet:
             datasets.utils.enable_progress_bars()
+        datasets.utils.logging.set_verbosity(verbosity)
     if offline:
         _check_cached_revision(spec, what, dataset, revision)
+        commit = cached_commit(dataset)
+        log.debug("task %r: %s read from the datasets cache, commit %s", spec.name, what, commit)
         if not text_dataset:
-            _offline_commits[spec.dataset, revision] = cached_commit(dataset)
+            _offline_commits[spec.dataset, revision] = commit
     return dataset
 
 
