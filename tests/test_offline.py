@@ -321,3 +321,26 @@ def test_download_of_a_local_task_fetches_nothing(cli, monkeypatch):
     code, out, err = cli("download", "--task", "debian-faq-en")
     assert code == 0, err
     assert "debian-faq-en: local data, nothing to download" in out
+
+
+@pytest.mark.usefixtures("fresh_probe")
+def test_a_probe_that_hangs_counts_as_unreachable_within_the_wait(monkeypatch):
+    import threading
+
+    import huggingface_hub.utils
+
+    release = threading.Event()
+
+    class HangingSession:
+        def head(self, _url, **_kwargs):  # e.g. a name lookup that never returns
+            release.wait(30)
+            raise ConnectionError("too late")
+
+    monkeypatch.setattr(huggingface_hub.utils, "get_session", HangingSession)
+    monkeypatch.setattr(hub_access, "PROBE_WAIT_S", 0.2)
+    clock = time.perf_counter()
+    try:
+        assert hub_access.hub_unreachable_reason() == "no answer within 0.2 s"
+        assert time.perf_counter() - clock < 2
+    finally:
+        release.set()

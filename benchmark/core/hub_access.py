@@ -9,11 +9,13 @@ every hub task that cannot be served fails at once with `offline_advice`.
 from __future__ import annotations
 
 import logging
+import threading
 from functools import cache
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 3.0  # a connect that takes longer is as good as none: the suite must fail in <= 5 s
+PROBE_WAIT_S = 4.0  # the probe in all, name lookup included
 OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
@@ -44,18 +46,27 @@ def hub_unreachable_reason() -> str | None:
 
     Made through huggingface_hub's own HTTP session, so its proxy and certificate settings
     apply. Any answer below 500 counts as reachable (a 401 or 404 is the hub answering).
+    The probe runs in a thread given PROBE_WAIT_S in all, since the request's own timeout
+    does not bound a name lookup that hangs.
     """
+    endpoint = hub_endpoint()
+    outcome: list[str | None] = []
+    probe = threading.Thread(target=lambda: outcome.append(_probe(endpoint)), daemon=True)
+    probe.start()
+    probe.join(PROBE_WAIT_S)
+    reason = outcome[0] if outcome else f"no answer within {PROBE_WAIT_S:g} s"
+    log.debug("hub probe of %s: %s", endpoint, reason or "reachable")
+    return reason
+
+
+def _probe(endpoint: str) -> str | None:
     from huggingface_hub.utils import get_session
 
-    endpoint = hub_endpoint()
     try:
         response = get_session().head(endpoint, timeout=PROBE_TIMEOUT_S, follow_redirects=False)
     except Exception as error:  # noqa: BLE001 - any failure to get an answer is the answer
-        reason = f"{type(error).__name__}: {_first_line(error)}"
-    else:
-        reason = f"it answered HTTP {response.status_code}" if response.status_code >= 500 else None
-    log.debug("hub probe of %s: %s", endpoint, reason or "reachable")
-    return reason
+        return f"{type(error).__name__}: {_first_line(error)}"
+    return f"it answered HTTP {response.status_code}" if response.status_code >= 500 else None
 
 
 def offline_advice(download_command: str) -> str:
