@@ -12,10 +12,10 @@ def add_download_command(commands, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="fetch tasks' hub data and checkpoints into the cache, for a later offline run",
         description=(
-            "On a machine that reaches the Hugging Face hub, read each task's hub data (at the "
-            "revisions its spec pins) and fetch a checkpoint (with the base model of an adapter) "
-            "into the Hugging Face caches. Then, with the same HF_HOME, `HF_HUB_OFFLINE=1 pagebench "
-            "run ...` needs no network."
+            "On a machine that reaches the Hugging Face hub, read each task's hub data (at the\n"
+            "revisions its spec pins) and fetch a checkpoint (with the base model of an adapter)\n"
+            "into the Hugging Face caches. Then, with the same HF_HOME,\n"
+            "`HF_HUB_OFFLINE=1 pagebench run ...` needs no network."
         ),
         epilog=(
             "example:\n  pagebench download --suite vidore-v1 --retriever colqwen2\n"
