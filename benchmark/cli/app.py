@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import benchmark
 from benchmark.cli.cache import add_cache_command
+from benchmark.cli.download import add_download_command
 from benchmark.cli.logs import configure_logging
 from benchmark.cli.reports import add_report_commands
 from benchmark.cli.run import add_run_commands
@@ -128,4 +129,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(commands, common, EPILOG)
     add_report_commands(commands, common)
     add_cache_command(commands, common)
+    add_download_command(commands, common)
     return parser
