@@ -65,11 +65,14 @@ class TaskSpec:
 
     @property
     def source_label(self) -> str:
-        """The hub id, or the folder relative to its spec file (bundled tasks), for reports."""
+        """The hub id, or the folder relative to its spec file (bundled tasks), for reports; a
+        folder holding its own `task.toml` is named by its path (relative, it would be ".")."""
         if self.dataset is not None:
             return self.dataset
         if self.source_file is not None and self.path.is_relative_to(self.source_file.parent):
-            return str(self.path.relative_to(self.source_file.parent))
+            relative = self.path.relative_to(self.source_file.parent)
+            if relative != Path("."):
+                return str(relative)
         return str(self.path)
 
     @property

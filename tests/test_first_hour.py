@@ -1,0 +1,99 @@
+"""What a new user meets in the first hour (issue 14, part 4): the README's commands leave
+a clone clean, progress reaches logs, names are accepted as tables print them, and the
+small promises of `--help`, `cache`, `profile` and the results file hold."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_local_folder
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _git(folder: Path, *args: str) -> str:
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"]
+    completed = subprocess.run(
+        ["git", "-C", str(folder), *identity, *args], capture_output=True, text=True, check=True
+    )
+    return completed.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_readme_set_up_command_leaves_a_clone_clean(tmp_path):
+    """`python3 -m venv .venv && ... && pagebench run --task debian-faq-en --retriever bm25-ocr`
+    in a clone: what it writes (.venv, runs/, byte code, egg-info) is ignored by git."""
+    clone = tmp_path / "clone"
+    tracked = _git(REPO, "ls-files", "-z").split("\0")
+    for name in filter(None, tracked):
+        source = REPO / name
+        if source.is_file():  # a file deleted in the working tree is not in the clone either
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, clone / name)
+    _git(clone, "init", "-q")
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "-q", "-m", "clone")
+    (clone / ".venv" / "bin").mkdir(parents=True)  # what `python3 -m venv .venv` and pip leave
+    (clone / ".venv" / "bin" / "python").write_text("")
+    (clone / "pagebench.egg-info").mkdir()
+    metadata = "Metadata-Version: 2.1\nName: pagebench\nVersion: 0.1.0\n"
+    (clone / "pagebench.egg-info" / "PKG-INFO").write_text(metadata)
+    environment = {**os.environ, "PYTHONPATH": str(clone), "PAGEBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmark", "run", "--task", "debian-faq-en", "--retriever", "bm25-ocr"],
+        check=False,
+        cwd=clone,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (clone / "runs" / "bm25-ocr" / "debian-faq-en.json").is_file()
+    assert _git(clone, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_an_installed_package_records_its_version_and_says_git_is_not_known(tmp_path):
+    """A non-editable install (the package copied into site-packages, no checkout around it)
+    records `git: null` and says why: `pagebench_source` is "installed package"."""
+    site_packages = tmp_path / "site-packages"
+    no_byte_code = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "benchmark", site_packages / "benchmark", ignore=no_byte_code)
+    probe = "from benchmark.results.environment import environment; print(environment().model_dump_json())"
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site_packages)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    recorded = json.loads(completed.stdout)
+    assert recorded["git"] is None
+    assert recorded["pagebench_source"] == "installed package"
+    assert recorded["pagebench"]
+
+    from benchmark.results.environment import environment
+
+    here = environment()  # the tests run from the checkout
+    if here.git is not None:
+        assert here.pagebench_source == "git checkout"
+
+
+def test_a_task_folder_with_its_own_task_toml_is_recorded_by_its_path(cli, tmp_path, monkeypatch):
+    folder = make_local_folder(tmp_path / "my-docs", {"p1": "hello"}, {"q1": "hello"}, [("q1", "p1", 1)])
+    (folder / "task.toml").write_text('name = "mine"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    run = ["run", "--task", "./my-docs", "--retriever", "bm25-ocr", "--output-dir", "out"]
+    code, _, err = cli(*run, "--latency-queries", "0")
+    assert code == 0, err
+    recorded = json.loads((tmp_path / "out" / "bm25-ocr" / "mine.json").read_text(encoding="utf-8"))
+    assert recorded["task"]["source"] not in (".", "")
+    assert Path(recorded["task"]["source"]).resolve() == folder.resolve()
