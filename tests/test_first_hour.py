@@ -97,3 +97,30 @@ def test_a_task_folder_with_its_own_task_toml_is_recorded_by_its_path(cli, tmp_p
     recorded = json.loads((tmp_path / "out" / "bm25-ocr" / "mine.json").read_text(encoding="utf-8"))
     assert recorded["task"]["source"] not in (".", "")
     assert Path(recorded["task"]["source"]).resolve() == folder.resolve()
+
+
+def test_no_help_shows_argparse_escapes(capsys):
+    """`compare --help` said "95%%": a description is printed as written, a help string is
+    %-formatted; every command's help must read as plain text."""
+    from benchmark.cli.app import build_parser, main
+
+    subcommands = next(action for action in build_parser()._actions if action.choices)
+    for command in [[], *([name] for name in subcommands.choices)]:
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        shown = capsys.readouterr().out
+        assert "usage" in shown
+        assert "%%" not in shown and "%(" not in shown, command
+
+
+def test_task_notes_point_only_at_files_that_exist():
+    """Notes said "(REFERENCE.md)", a file the repository does not have."""
+    import re
+
+    from benchmark.tasks.catalog import all_specs
+
+    noted = [spec for spec in all_specs() if spec.notes]
+    assert noted
+    for spec in noted:
+        for named in re.findall(r"[\w./-]+\.(?:md|py|toml|txt|json)\b", spec.notes):
+            assert (REPO / named).exists(), f"{spec.name}: notes name {named}, which does not exist"

@@ -76,7 +76,7 @@ def _add_compare(commands, common) -> None:
         help="is run B better than run A? per task, with significance",
         description=(
             "Compare two runs (run folders or results files) task by task and overall (tasks weigh the "
-            "same): mean metric of each, the difference B - A with a 95%% paired-bootstrap confidence "
+            "same): mean metric of each, the difference B - A with a 95% paired-bootstrap confidence "
             "interval, a paired randomisation-test p-value on per-query values, and how many queries B "
             "wins, ties and loses. Only tasks evaluated on the same data (fingerprint) are compared."
         ),
