@@ -124,3 +124,14 @@ def test_task_notes_point_only_at_files_that_exist():
     for spec in noted:
         for named in re.findall(r"[\w./-]+\.(?:md|py|toml|txt|json)\b", spec.notes):
             assert (REPO / named).exists(), f"{spec.name}: notes name {named}, which does not exist"
+
+
+def test_tiny_checkpoints_are_named_by_the_retriever_that_loads_them(tmp_path):
+    """The builder said `siglip` where the retriever is `bisiglip`; `siglip` stays an alias."""
+    from benchmark.devtools import tiny_checkpoints
+    from benchmark.retrievers.registry import available
+
+    assert set(tiny_checkpoints.BUILDERS) <= set(available())
+    assert tiny_checkpoints.main(["bisiglip", str(tmp_path / "new")]) == 0
+    assert tiny_checkpoints.main(["siglip", str(tmp_path / "old")]) == 0
+    assert (tmp_path / "new" / "config.json").read_text() == (tmp_path / "old" / "config.json").read_text()
