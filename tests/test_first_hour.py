@@ -135,3 +135,59 @@ def test_tiny_checkpoints_are_named_by_the_retriever_that_loads_them(tmp_path):
     assert tiny_checkpoints.main(["bisiglip", str(tmp_path / "new")]) == 0
     assert tiny_checkpoints.main(["siglip", str(tmp_path / "old")]) == 0
     assert (tmp_path / "new" / "config.json").read_text() == (tmp_path / "old" / "config.json").read_text()
+
+
+@pytest.mark.parametrize("spelled", ["nDCG@5", "ndcg@5", "ndcg_at_5", "NDCG@5"])
+def test_a_metric_is_accepted_as_tables_print_it(cli, spelled):
+    code, out, err = cli(
+        "compare", REPO / "results" / "bm25-ocr", REPO / "results" / "dense-ocr", "--metric", spelled
+    )
+    assert code == 0, err
+    assert "ndcg_at_5" in out
+
+
+def test_metric_labels_read_back_as_their_names():
+    from benchmark.core.vocabulary import METRIC_NAMES, metric_label, metric_name
+
+    for name in METRIC_NAMES:
+        assert metric_name(metric_label(name)) == name
+    assert metric_name("Recall@10") == "recall_at_10"
+    assert metric_name("MRR@10") == "mrr_at_10"
+    assert metric_name("P@5") == "precision_at_5"
+
+
+def test_an_unknown_metric_lists_the_valid_ones(cli):
+    code, _, err = cli(
+        "check",
+        "--baseline",
+        REPO / "results" / "bm25-ocr",
+        "--current",
+        REPO / "results" / "bm25-ocr",
+        "--metric",
+        "ndcg5",
+    )
+    assert code == 2
+    assert "unknown metric 'ndcg5'" in err
+    assert "ndcg, map, recall, precision, mrr at 1, 3, 5, 10, 20, 50, 100" in err
+
+
+def test_a_spec_names_its_main_score_as_tables_print_it(tmp_path):
+    from benchmark.core.errors import SpecError
+    from benchmark.tasks.spec import load_spec_file
+    from tests.conftest import write_spec
+
+    fields = {"name": "x", "suite": "s", "description": "d", "format": "beir", "languages": ["en"]}
+    spec = load_spec_file(
+        write_spec(tmp_path / "x.toml", **fields, dataset="a/b", revision="main", main_score="nDCG@10")
+    )
+    assert spec.main_score == "ndcg_at_10"
+    with pytest.raises(SpecError, match="field 'main_score'.*valid: ndcg_at_1"):
+        load_spec_file(
+            write_spec(tmp_path / "y.toml", **fields, dataset="a/b", revision="main", main_score="ndcg")
+        )
+
+
+def test_a_suite_given_as_a_task_suggests_suite(cli):
+    code, _, err = cli("run", "--task", "debian-faq", "--retriever", "bm25-ocr")
+    assert code == 2
+    assert "--suite debian-faq" in err

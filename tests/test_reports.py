@@ -207,9 +207,9 @@ def test_report_input_errors_are_one_line(cli, tmp_path):
     code, _, err = cli("compare", REPO / "results", REPO / "results" / "bm25-ocr")
     assert code == 2 and "holds the runs bm25-ocr, dense-ocr: name one of them" in err
     code, _, err = cli(
-        "compare", REPO / "results" / "bm25-ocr", REPO / "results" / "dense-ocr", "--metric", "ndcg@5"
+        "compare", REPO / "results" / "bm25-ocr", REPO / "results" / "dense-ocr", "--metric", "ndcg5"
     )
-    assert code == 2 and "unknown metric 'ndcg@5'" in err
+    assert code == 2 and "unknown metric 'ndcg5'" in err
     broken = tmp_path / "broken" / "t.json"
     broken.parent.mkdir()
     broken.write_text("{not json")
