@@ -191,3 +191,111 @@ def test_a_suite_given_as_a_task_suggests_suite(cli):
     code, _, err = cli("run", "--task", "debian-faq", "--retriever", "bm25-ocr")
     assert code == 2
     assert "--suite debian-faq" in err
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def progress_lines():
+    import logging
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger("benchmark.run.progress")
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_progress_reaches_a_log_that_is_not_a_terminal(progress_lines):
+    """A batch job's stderr is a file: a line every 10 % of the work or every 30 s."""
+    import io
+
+    from benchmark.run.progress import LoggedProgress, progress_bar
+
+    assert isinstance(progress_bar(total=10, unit="page", desc="index", stream=io.StringIO()), LoggedProgress)
+    assert not isinstance(
+        progress_bar(total=10, unit="page", desc="index", stream=io.StringIO(), enabled=False), LoggedProgress
+    )
+    clock = _Clock()
+    progress = LoggedProgress(total=1000, unit="page", desc="t: index", clock=clock)
+    for _ in range(100):  # 1000 pages, 10 a second: 100 s
+        clock.now += 1
+        progress.update(10)
+    assert len(progress_lines) == 10  # 10 %, 20 %, ... 100 % (the first within the quiet start)
+    assert progress_lines[1] == "t: index: 200/1000 pages (20 %), 10.0 pages/s, about 80 s left"
+    assert progress_lines[-1] == "t: index: 1000/1000 pages (100 %), 10.0 pages/s"
+
+    progress_lines.clear()
+    slow = LoggedProgress(total=1000, unit="query", desc="search", clock=clock)
+    for _ in range(10):  # 1 query a minute: under 10 % all along, a line every 30 s
+        clock.now += 60
+        slow.update(1)
+    assert len(progress_lines) == 10 and progress_lines[0].startswith("search: 1/1000 queries (0 %)")
+
+
+def test_a_quick_job_logs_no_progress(progress_lines):
+    from benchmark.run.progress import LoggedProgress
+
+    clock = _Clock()
+    progress = LoggedProgress(total=73, unit="page", desc="index", clock=clock)
+    for _ in range(5):
+        clock.now += 0.1
+        progress.update(16)
+    assert progress_lines == []
+
+
+def test_a_run_logs_its_progress_when_stderr_is_a_file(cli, monkeypatch, tmp_path):
+    from benchmark.run import progress
+
+    monkeypatch.setattr(progress, "QUIET_START_S", 0.0)  # the bundled task is over in a second
+    run = ["run", "--task", "debian-faq-en", "--retriever", "bm25-ocr", "--output-dir", tmp_path]
+    code, _, err = cli(*run, "--latency-queries", "0")
+    assert code == 0, err
+    assert "pagebench: debian-faq-en: index: 73/73 pages (100 %)" in err
+    assert "pagebench: debian-faq-en: search: 123/123 queries (100 %)" in err
+    code, _, err = cli(*run, "--latency-queries", "0", "--no-progress")
+    assert code == 0, err
+    assert "index:" not in err and "search:" not in err
+
+
+def test_no_progress_silences_loading_bars_and_the_peft_warning(tmp_path):
+    """A LoRA adapter load drew transformers' "Loading weights" bar despite --no-progress,
+    and peft's FutureWarning (filtered only in the tests' own settings) reached the user."""
+    from benchmark.devtools import tiny_checkpoints
+
+    tiny_checkpoints.build_bipali(tmp_path / "bipali", adapter_folder=tmp_path / "adapter")
+    command = [sys.executable, "-m", "benchmark", "run", "--task", "debian-faq-en", "--retriever", "bipali"]
+    command += ["--checkpoint", str(tmp_path / "adapter"), "--output-dir", str(tmp_path / "out")]
+    command += ["--latency-queries", "0", "--no-cache"]
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    completed = subprocess.run(
+        [*command, "--no-progress"], env=environment, capture_output=True, text=True, check=False, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Loading weights" not in completed.stderr
+    assert "Warning" not in completed.stderr
+    assert "ndcg_at_5 = " in completed.stderr
+
+
+def test_no_progress_leaves_the_libraries_as_it_found_them(cli, tmp_path):
+    import huggingface_hub.utils as hub
+
+    assert not hub.are_progress_bars_disabled()
+    run = ["run", "--task", "debian-faq-en", "--retriever", "bm25-ocr", "--output-dir", tmp_path]
+    code, _, err = cli(*run, "--latency-queries", "0", "--no-progress")
+    assert code == 0, err
+    assert not hub.are_progress_bars_disabled()
