@@ -299,3 +299,29 @@ def test_no_progress_leaves_the_libraries_as_it_found_them(cli, tmp_path):
     code, _, err = cli(*run, "--latency-queries", "0", "--no-progress")
     assert code == 0, err
     assert not hub.are_progress_bars_disabled()
+
+
+def test_cache_info_and_clear_include_the_datasets_cache(cli, tmp_path):
+    """`<cache-dir>/datasets` (local data's Arrow files) was neither listed nor cleared."""
+    cache = tmp_path / "cache"
+    run = ["run", "--task", "debian-faq-en", "--retriever", "bm25-ocr", "--output-dir", tmp_path / "out"]
+    code, _, err = cli(*run, "--latency-queries", "0", "--cache-dir", cache)
+    assert code == 0, err
+    assert (cache / "datasets" / ".pagebench-cache").is_file()
+    code, out, _ = cli("cache", "info", "--cache-dir", cache)
+    assert code == 0
+    assert "local datasets (Arrow files): 1 folder(s)" in out
+
+    code, out, _ = cli("cache", "clear", "--cache-dir", cache, "--ocr-only")
+    assert (cache / "datasets").is_dir()
+    code, out, _ = cli("cache", "clear", "--cache-dir", cache, "--datasets-only")
+    assert code == 0 and f"removed {cache / 'datasets'}" in out
+    assert not (cache / "datasets").exists()
+    code, out, _ = cli("cache", "info", "--cache-dir", cache)
+    assert "local datasets (Arrow files): 0 folder(s), 0 B" in out
+
+    mine = tmp_path / "mine"
+    (mine / "datasets").mkdir(parents=True)  # not made by pagebench: no marker, left alone
+    code, out, _ = cli("cache", "clear", "--cache-dir", mine)
+    assert code == 0 and f"left {mine / 'datasets'}: it has no .pagebench-cache marker" in out
+    assert (mine / "datasets").is_dir()
