@@ -325,3 +325,44 @@ def test_cache_info_and_clear_include_the_datasets_cache(cli, tmp_path):
     code, out, _ = cli("cache", "clear", "--cache-dir", mine)
     assert code == 0 and f"left {mine / 'datasets'}: it has no .pagebench-cache marker" in out
     assert (mine / "datasets").is_dir()
+
+
+def test_top_k_leaves_out_the_metrics_it_cannot_compute(cli, tmp_path):
+    """`--top-k 5` reported recall@100 from 5 pages: such a metric is now unavailable."""
+    run = [
+        "run",
+        "--task",
+        "debian-faq-en",
+        "--retriever",
+        "bm25-ocr",
+        "--output-dir",
+        tmp_path,
+        "--top-k",
+        "5",
+    ]
+    code, out, err = cli(*run, "--latency-queries", "0")
+    assert code == 0, err
+    recorded = json.loads((tmp_path / "bm25-ocr" / "debian-faq-en.json").read_text(encoding="utf-8"))
+    assert "recall_at_5" in recorded["metrics"] and "recall_at_100" not in recorded["metrics"]
+    assert all("ndcg_at_10" not in values for values in recorded["per_query"].values())
+    assert "n/a" in out
+    code, _, err = cli("compare", tmp_path / "bm25-ocr", REPO / "results" / "bm25-ocr", "--metric", "nDCG@10")
+    assert code == 2 and "debian-faq-en.json: per-query values of 'ndcg_at_10' are missing" in err
+
+
+def test_top_k_below_a_main_score_cutoff_is_refused_before_the_work(cli, tmp_path):
+    run = [
+        "run",
+        "--task",
+        "debian-faq-en",
+        "--retriever",
+        "bm25-ocr",
+        "--output-dir",
+        tmp_path,
+        "--top-k",
+        "3",
+    ]
+    code, _, err = cli(*run)
+    assert code == 2
+    assert "--top-k 3 keeps fewer pages than ndcg_at_5, the main score of task debian-faq-en" in err
+    assert not (tmp_path / "bm25-ocr").exists()

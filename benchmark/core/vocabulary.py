@@ -32,6 +32,17 @@ def metric_label(name: str) -> str:
     return f"{_FAMILY_LABELS[family]}@{cutoff}" if family in _FAMILY_LABELS and cutoff.isdigit() else name
 
 
+def metric_cutoff(name: str) -> int:
+    """`ndcg_at_10` -> 10: how many ranked pages the metric reads."""
+    return int(name.rpartition("_at_")[2])
+
+
+def metrics_within(top_k: int) -> list[str]:
+    """The metrics a run keeping `top_k` pages per query can compute: recall@100 from 5
+    pages would be a wrong number, so a cutoff above `top_k` is not reported at all."""
+    return [name for name in METRIC_NAMES if metric_cutoff(name) <= top_k]
+
+
 def metric_name(text: str) -> str:
     """The stored name of a metric given as results files store it (`ndcg_at_5`) or as tables
     print it (`nDCG@5`, `Recall@10`, `MRR@10`, `P@5`), in any case; an unknown one is an
