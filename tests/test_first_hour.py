@@ -366,3 +366,26 @@ def test_top_k_below_a_main_score_cutoff_is_refused_before_the_work(cli, tmp_pat
     assert code == 2
     assert "--top-k 3 keeps fewer pages than ndcg_at_5, the main score of task debian-faq-en" in err
     assert not (tmp_path / "bm25-ocr").exists()
+
+
+def test_a_projection_from_a_tiny_model_or_a_cpu_says_so():
+    """`profile` on a tiny test model projected to 100,000 pages without a word of caution."""
+    from benchmark.report.efficiency import describe_growth
+    from benchmark.results.schema import Efficiency
+
+    def measured(pages: int, device: str, parameters: int) -> tuple[int, Efficiency]:
+        return pages, Efficiency(
+            device=device,
+            model_parameters=parameters,
+            index_bytes_total=pages * 100,
+            search_ms_p50=pages / 1000,
+        )
+
+    tiny_on_cpu = describe_growth([measured(1000, "cpu", 264_500), measured(5000, "cpu", 264_500)])
+    assert "projected at 100,000 pages" in tiny_on_cpu
+    assert "caveat: a model of 264.5k parameters is a test model" in tiny_on_cpu
+    assert "caveat: projected from CPU figures" in tiny_on_cpu
+    real_on_gpu = describe_growth(
+        [measured(1000, "cuda", 2_900_000_000), measured(5000, "cuda", 2_900_000_000)]
+    )
+    assert "caveat" not in real_on_gpu
