@@ -389,3 +389,21 @@ def test_a_projection_from_a_tiny_model_or_a_cpu_says_so():
         [measured(1000, "cuda", 2_900_000_000), measured(5000, "cuda", 2_900_000_000)]
     )
     assert "caveat" not in real_on_gpu
+
+
+def test_the_example_workflow_installs_pagebench_not_the_project_it_is_copied_into():
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "regression-gate.yml").read_text())
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    checkouts = [
+        step.get("with", {}) for step in steps if str(step.get("uses", "")).startswith("actions/checkout")
+    ]
+    pagebench = next(options["path"] for options in checkouts if "repository" in options)
+    assert "PAGEBENCH_REPOSITORY" in pagebench_step_options(checkouts)
+    installs = [line for step in steps for line in step.get("run", "").splitlines() if "pip install" in line]
+    assert installs and all(line.split()[-1] in (pagebench, f"./{pagebench}") for line in installs), installs
+
+
+def pagebench_step_options(checkouts: list[dict]) -> str:
+    return " ".join(str(value) for options in checkouts for value in options.values())
