@@ -305,7 +305,7 @@ def test_a_full_disk_never_leaves_a_new_trec_beside_an_old_json(cli, tmp_path, m
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", full_at_json)
-    code, _, err = cli(*run, "--top-k", "3")  # another .trec than the first run's
+    code, _, err = cli(*run, "--top-k", "5")  # another .trec than the first run's
     assert code == 2 and f"{folder}: cannot write the results" in err and "No space left" in err, err
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
 
@@ -316,7 +316,7 @@ def test_a_full_disk_never_leaves_a_new_trec_beside_an_old_json(cli, tmp_path, m
 
     monkeypatch.setattr(os, "fsync", real_fsync)
     monkeypatch.setattr(os, "replace", json_rename_fails)
-    code, _, err = cli(*run, "--top-k", "3")
+    code, _, err = cli(*run, "--top-k", "5")
     assert code == 2 and "Input/output error" in err, err
     assert sorted(path.name for path in folder.iterdir()) == ["debian-faq-en.qrels", "debian-faq-en.trec"]
     monkeypatch.setattr(os, "replace", real_replace)

@@ -34,7 +34,7 @@ def test_valid_spec_loads(tmp_path):
         ({"format": "qa"}, "format", "not one of"),
         ({"languages": ["xx"]}, "languages", "not a known language"),
         ({"languages": "en"}, "languages", "expected list"),
-        ({"main_score": "ndcg@5"}, "main_score", "did you mean 'ndcg_at_5'"),
+        ({"main_score": "ndcg_5"}, "main_score", "did you mean 'ndcg_at_5'"),
         ({"revision": None}, "revision", "required with 'dataset'"),
         ({"path": "folder"}, "dataset", "exactly one"),
         ({"n_pages": 0}, "n_pages", "positive"),

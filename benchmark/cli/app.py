@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import benchmark
 from benchmark.cli.cache import add_cache_command
 from benchmark.cli.download import add_download_command
-from benchmark.cli.logs import configure_logging
+from benchmark.cli.logs import configure_logging, filter_known_warnings, other_progress_bars
 from benchmark.cli.reports import add_report_commands
 from benchmark.cli.run import add_run_commands
 from benchmark.core.errors import PagebenchError
@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     configure_logging(debug=getattr(args, "debug", False))
+    filter_known_warnings()
     try:
-        with _terminate_as_interrupt():
+        with _terminate_as_interrupt(), other_progress_bars(shown=not getattr(args, "no_progress", False)):
             return args.command(args)
     except PagebenchError as error:
         print(f"pagebench: error: {error}", file=sys.stderr)

@@ -12,11 +12,13 @@ def add_cache_command(commands, common: argparse.ArgumentParser) -> None:
     cache = commands.add_parser(
         "cache",
         parents=[common],
-        help="show or clear the cache of page embeddings and OCR text",
+        help="show or clear the cache of page embeddings, OCR text and local datasets",
         description=(
             "Page embeddings are cached per retriever configuration (class, checkpoint, revision, "
             "dtype, device type, pooling) and page content; OCR text per page image and Tesseract "
-            "version. `info` lists what is there, `clear` deletes it (only folders pagebench made, "
+            "version; the Arrow files `datasets` makes of local task data (the bundled tasks, "
+            "hub-shaped folders) under <cache-dir>/datasets. Hub downloads stay in the Hugging Face "
+            "cache. `info` lists what is there, `clear` deletes it (only folders pagebench made, "
             "which hold its .pagebench-cache marker)."
         ),
     )
@@ -27,16 +29,25 @@ def add_cache_command(commands, common: argparse.ArgumentParser) -> None:
     which = cache.add_mutually_exclusive_group()
     which.add_argument("--embeddings-only", action="store_true", help="clear only page embeddings")
     which.add_argument("--ocr-only", action="store_true", help="clear only OCR text")
+    which.add_argument(
+        "--datasets-only", action="store_true", help="clear only the Arrow files of local datasets"
+    )
     cache.set_defaults(command=cmd_cache)
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from benchmark.feed.embedding_cache import cache_contents, clear_cache
+    from benchmark.feed.embedding_cache import cache_contents, clear_cache, datasets_cache_contents
     from benchmark.report.efficiency import size_text
     from benchmark.report.table import render_table
 
     if args.action == "clear":
-        outcome = clear_cache(args.cache_dir, embeddings=not args.ocr_only, ocr=not args.embeddings_only)
+        only = args.embeddings_only or args.ocr_only or args.datasets_only
+        outcome = clear_cache(
+            args.cache_dir,
+            embeddings=args.embeddings_only or not only,
+            ocr=args.ocr_only or not only,
+            datasets=args.datasets_only or not only,
+        )
         lines = [f"removed {path}" for path in outcome.removed]
         lines += [f"left {path}: {why}; delete it yourself if it is a cache" for path, why in outcome.left]
         print("\n".join(lines) or f"{args.cache_dir}: nothing to clear")
@@ -62,4 +73,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     else:
         print("no page embeddings")
     print(f"OCR text: {ocr['pages']} page(s), {size_text(ocr['bytes'])}")
+    local_data = datasets_cache_contents(args.cache_dir)
+    size = size_text(local_data["bytes"])
+    print(f"local datasets (Arrow files): {local_data['folders']} folder(s), {size}")
     return 0

@@ -7,7 +7,11 @@ decides what is shown. INFO and above are shown; warnings say so.
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class _StderrHandler(logging.Handler):
@@ -37,3 +41,39 @@ def configure_logging(*, debug: bool = False) -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
+
+
+# peft (any version up to now) asks transformers 5 whether gradient checkpointing is on
+# through an API transformers deprecates: a warning on every adapter load, not the user's to fix.
+_KNOWN_WARNINGS = (("`is_gradient_checkpointing` is deprecated", FutureWarning),)
+
+
+def filter_known_warnings() -> None:
+    for message, category in _KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=re.escape(message), category=category)
+
+
+@contextmanager
+def other_progress_bars(*, shown: bool) -> Iterator[None]:
+    """`--no-progress` also silences the bars of the libraries pagebench calls: hub downloads,
+    `datasets` and transformers' "Loading weights". All three go through huggingface_hub's
+    switch, except that transformers copies it when imported; the state before is restored."""
+    if shown:
+        yield
+        return
+    import huggingface_hub.utils as hub
+
+    hub_was_on = not hub.are_progress_bars_disabled()
+    before = sys.modules.get("transformers.utils.logging")
+    transformers_was_on = before is None or before.is_progress_bar_enabled()
+    hub.disable_progress_bars()
+    if before is not None:
+        before.disable_progress_bar()
+    try:
+        yield
+    finally:
+        after = sys.modules.get("transformers.utils.logging")
+        if after is not None and transformers_was_on and hub_was_on:
+            after.enable_progress_bar()  # and the hub's
+        elif hub_was_on:
+            hub.enable_progress_bars()

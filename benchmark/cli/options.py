@@ -121,7 +121,12 @@ def _add_running_options(parser: argparse.ArgumentParser) -> None:
         help="let a local task folder's corpus.jsonl name pages outside the folder (absolute paths, "
         "'../', symlinks out); without it such an entry is refused before any page is read",
     )
-    running.add_argument("--no-progress", action="store_true", help="no progress bars")
+    running.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress: neither pagebench's (a bar on a terminal, elsewhere a log line every 10 %% "
+        "or 30 s) nor the bars of hub downloads, datasets and transformers' weight loading",
+    )
 
 
 def retriever_options(args: argparse.Namespace) -> RetrieverOptions:

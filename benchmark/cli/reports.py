@@ -10,8 +10,8 @@ from pathlib import Path
 
 from benchmark.cli.options import positive_int
 from benchmark.core import defaults
-from benchmark.core.errors import PagebenchError, unknown_name
-from benchmark.core.vocabulary import DEFAULT_METRIC, METRIC_NAMES
+from benchmark.core.errors import PagebenchError
+from benchmark.core.vocabulary import DEFAULT_METRIC, metric_name
 
 
 def add_report_commands(commands, common: argparse.ArgumentParser) -> None:
@@ -76,7 +76,7 @@ def _add_compare(commands, common) -> None:
         help="is run B better than run A? per task, with significance",
         description=(
             "Compare two runs (run folders or results files) task by task and overall (tasks weigh the "
-            "same): mean metric of each, the difference B - A with a 95%% paired-bootstrap confidence "
+            "same): mean metric of each, the difference B - A with a 95% paired-bootstrap confidence "
             "interval, a paired randomisation-test p-value on per-query values, and how many queries B "
             "wins, ties and loses. Only tasks evaluated on the same data (fingerprint) are compared."
         ),
@@ -130,7 +130,12 @@ def _add_check(commands, common) -> None:
 
 
 def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metric", default=DEFAULT_METRIC, help="per-query metric (default: %(default)s)")
+    parser.add_argument(
+        "--metric",
+        default=DEFAULT_METRIC,
+        help="per-query metric, as stored (ndcg_at_10) or as tables print it (nDCG@10) "
+        "(default: %(default)s)",
+    )
     parser.add_argument(
         "--resamples",
         type=resample_count,
@@ -187,9 +192,7 @@ def _finite_in(text: str, low: float, high: float, what: str) -> float:
 
 
 def _checked_metric(name: str) -> str:
-    if name not in METRIC_NAMES:
-        raise unknown_name("metric", name, METRIC_NAMES, "pagebench run --help")
-    return name
+    return metric_name(name)  # `nDCG@5` as tables print it, or `ndcg_at_5`
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

@@ -80,7 +80,8 @@ def _add_run(commands, common: argparse.ArgumentParser, epilog: str) -> None:
         "--top-k",
         type=positive_int,
         default=defaults.TOP_K,
-        help="pages kept per query in the run (default: %(default)s)",
+        help="pages kept per query in the run; metrics with a larger cutoff (recall_at_100 with "
+        "--top-k 5) are not computed, and the tasks' main scores must fit (default: %(default)s)",
     )
     run.set_defaults(command=cmd_run)
 
@@ -259,12 +260,14 @@ def _summarise(outcomes: list, run_name: str, retriever_name: str) -> int:
                 outcome.spec.name,
                 outcome.result.document.task.n_queries,
                 outcome.result.document.task.n_pages,
-                *(outcome.result.document.metrics[name] for name in HEADLINE_METRICS),
+                *(outcome.result.document.metrics.get(name, "n/a") for name in HEADLINE_METRICS),
                 f"{outcome.seconds:.1f}",
             ]
             for outcome in done
         ]
         print(render_table(headers, rows))
+        if any(name not in outcome.result.document.metrics for outcome in done for name in HEADLINE_METRICS):
+            print("n/a: a cutoff above --top-k (the run kept fewer pages than the metric reads)")
         print("\nefficiency (in each results file under `efficiency`)")
         for outcome in done:
             print(f"  {outcome.spec.name} {describe_efficiency(outcome.result.document.efficiency)}")

@@ -38,6 +38,8 @@ def safe_file_name(text: str) -> str:
 # Written into each cache folder pagebench creates (`ocr`, `embeddings`, `datasets`):
 # `pagebench cache clear` deletes only folders holding it, never one it did not make.
 CACHE_MARKER = ".pagebench-cache"
+# `<cache-dir>/datasets`: the Arrow files of local data read through `datasets`
+DATASETS_CACHE_FOLDER = "datasets"
 
 
 def make_cache_folder(root: Path, name: str) -> Path:

@@ -4,7 +4,7 @@
     pagebench run --task debian-faq-en --retriever colpali --checkpoint /tmp/tiny-colpali
 
 Each is built with the same transformers classes as the published checkpoint
-(ColPali, ColQwen2, PaliGemma for BiPali, SigLIP), a word-level tokenizer trained on
+(ColPali, ColQwen2, PaliGemma for BiPali, SigLIP for BiSigLIP), a word-level tokenizer trained on
 the bundled Debian FAQ questions, 64-pixel images and 2-layer towers, then saved
 with `save_pretrained`: loading it exercises exactly the code path of a real
 checkpoint, in a second, with no network. Scores are those of random weights.
@@ -112,12 +112,14 @@ def build_siglip(folder: Path) -> Path:
     return _save(SiglipModel, config, processor, folder)
 
 
+# Keyed by the retriever that loads the checkpoint (`--retriever bisiglip --checkpoint DIR`).
 BUILDERS = {
     "colpali": build_colpali,
     "colqwen2": build_colqwen2,
     "bipali": build_bipali,
-    "siglip": build_siglip,
+    "bisiglip": build_siglip,
 }
+ALIASES = {"siglip": "bisiglip"}  # the name the builder once had, still accepted
 
 
 def _colpali_processor():
@@ -206,21 +208,24 @@ def _save(model_class, config, processor, folder: Path) -> Path:
     return folder
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("kind", choices=sorted(BUILDERS))
+    parser.add_argument(
+        "kind", choices=[*sorted(BUILDERS), *sorted(ALIASES)], help="the retriever that will load it"
+    )
     parser.add_argument("folder", type=Path)
     parser.add_argument("--adapter", type=Path, help="bipali only: also write a LoRA adapter here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from benchmark.retrievers.hf_loading import quiet_transformers
 
     quiet_transformers()
-    if args.kind == "bipali":
+    kind = ALIASES.get(args.kind, args.kind)
+    if kind == "bipali":
         build_bipali(args.folder, args.adapter)
     else:
-        BUILDERS[args.kind](args.folder)
+        BUILDERS[kind](args.folder)
     print(args.folder)
     return 0
 

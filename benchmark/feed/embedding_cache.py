@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.core.files import CACHE_MARKER, make_cache_folder, write_atomic
+from benchmark.core.files import CACHE_MARKER, DATASETS_CACHE_FOLDER, make_cache_folder, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -243,16 +243,29 @@ def cache_contents(root: Path) -> tuple[list[CachedConfiguration], dict]:
     return configurations, ocr
 
 
+def datasets_cache_contents(root: Path) -> dict:
+    """The Arrow files of local data read through `datasets` (`benchmark.tasks.hub`): one
+    folder per task folder state."""
+    folder = root / DATASETS_CACHE_FOLDER
+    if folder.is_symlink() or not folder.is_dir():
+        return {"folders": 0, "bytes": 0}
+    entries = [entry for entry in folder.iterdir() if entry.is_dir() and not entry.is_symlink()]
+    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
+    return {"folders": len(entries), "bytes": size}
+
+
 @dataclass(frozen=True)
 class ClearOutcome:
     removed: list[Path]
     left: list[tuple[Path, str]]  # folder, why it was left
 
 
-def clear_cache(root: Path, *, embeddings: bool = True, ocr: bool = True) -> ClearOutcome:
+def clear_cache(
+    root: Path, *, embeddings: bool = True, ocr: bool = True, datasets: bool = True
+) -> ClearOutcome:
     """Delete the chosen cache folders, but only those pagebench made (holding its marker)."""
     outcome = ClearOutcome([], [])
-    for name, wanted in ((_EMBEDDINGS, embeddings), ("ocr", ocr)):
+    for name, wanted in ((_EMBEDDINGS, embeddings), ("ocr", ocr), (DATASETS_CACHE_FOLDER, datasets)):
         folder = root / name
         if not wanted or not (folder.exists() or folder.is_symlink()):
             continue

@@ -96,12 +96,33 @@ def describe_growth(measurements: Sequence[tuple[int, Efficiency]], projected_pa
     sizes = ", ".join(str(pages) for pages, _ in measurements)
     projected_bytes = bytes_at_0 + bytes_per_1000 * projected_pages / 1000
     projected_search = search_at_0 + search_per_1000 * projected_pages / 1000
-    return (
+    lines = [
         f"  growth per 1000 pages (least squares over {sizes} pages): index +{size_text(bytes_per_1000)}, "
-        f"search p50 +{search_per_1000:.3f} ms\n"
+        f"search p50 +{search_per_1000:.3f} ms",
         f"  projected at {projected_pages:,} pages: index {size_text(projected_bytes)}, "
-        f"search p50 {projected_search:.1f} ms per query"
-    )
+        f"search p50 {projected_search:.1f} ms per query",
+    ]
+    lines += [f"  caveat: {caveat}" for caveat in projection_caveats([e for _, e in measurements])]
+    return "\n".join(lines)
+
+
+# Below this a model is a test model: the smallest published page retrievers (e.g. a
+# MiniLM text encoder, 22.7M) are larger.
+TINY_MODEL_PARAMETERS = 10_000_000
+
+
+def projection_caveats(measured: Sequence[Efficiency]) -> list[str]:
+    """Why a projection may not say what a real run would cost: a tiny (test) model, a CPU."""
+    caveats = []
+    parameters = measured[0].model_parameters if measured else None
+    if parameters is not None and parameters < TINY_MODEL_PARAMETERS:
+        caveats.append(
+            f"a model of {_count(parameters)} parameters is a test model: a real checkpoint has other "
+            "vectors per page, dimensions and encoding times, so this projection says nothing of its cost"
+        )
+    if any(e.device == "cpu" for e in measured):
+        caveats.append("projected from CPU figures: a GPU searches and encodes at other rates")
+    return caveats
 
 
 def growth(measurements: Sequence[tuple[int, Efficiency]], field: str) -> tuple[float, float]:

@@ -33,6 +33,7 @@ _PACKAGES = (
 
 
 def environment(device: str = "cpu") -> Environment:
+    git = _git_state()
     return Environment(
         pagebench=benchmark.__version__,
         python=platform.python_version(),
@@ -41,7 +42,8 @@ def environment(device: str = "cpu") -> Environment:
         device=device,
         device_name=device_name(device),
         packages=_package_versions(),
-        git=_git_state(),
+        pagebench_source="git checkout" if git is not None else "installed package",
+        git=git,
     )
 
 
@@ -61,9 +63,11 @@ def _package_versions() -> dict[str, str]:
     found = {}
     for name in _PACKAGES:
         try:
-            found[name] = version(name)
+            installed = version(name)
         except PackageNotFoundError:
             continue
+        if installed:  # metadata without a version (a stray, half-written egg-info) says nothing
+            found[name] = installed
     return found
 
 
@@ -72,7 +76,8 @@ _SOURCES = ("benchmark", "tasks", "pyproject.toml", "constraints.txt")
 
 @lru_cache(maxsize=1)
 def _git_state() -> GitState | None:
-    """Commit of the pagebench source, when it runs from a git checkout."""
+    """Commit of the pagebench source, when it runs from a git checkout; None for an installed
+    package (a wheel, `pip install .`), whose version `environment` records instead."""
     source = Path(benchmark.__file__).resolve().parent.parent
     top_and_sha = _git(source, "rev-parse", "--show-toplevel", "HEAD")
     # An installed wheel may sit inside somebody else's repository: only trust git

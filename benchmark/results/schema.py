@@ -159,6 +159,10 @@ class Environment(_Section):
     device: str | None = None
     device_name: str | None = None
     packages: dict[str, str] = {}
+    # "git checkout" (then `git` holds its commit) or "installed package" (no git: the
+    # version is `pagebench` and `packages.pagebench`). No bump: a new optional field;
+    # absent in older files, which recorded only `git` (null outside a checkout).
+    pagebench_source: str | None = None
     git: GitState | None = None
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from benchmark.core.defaults import RANDOM_SEED
 from benchmark.core.protocols import PROTOCOLS
+from benchmark.core.vocabulary import metrics_within
 from benchmark.evaluation.metrics import evaluate_run
 from benchmark.evaluation.pages import entry_depth, first_positions, rank_pages
 from benchmark.feed.page_feed import PageFeed, open_embedding_cache
@@ -23,6 +24,7 @@ from benchmark.run.cluster import agreed
 from benchmark.run.efficiency import efficiency_report
 from benchmark.run.indexers import make_indexer
 from benchmark.run.latency import latency_probe
+from benchmark.run.preflight import check_main_scores_within
 from benchmark.run.settings import RunSettings, seed_everything
 from benchmark.tasks.data import TaskData
 
@@ -38,6 +40,7 @@ def evaluate(
 ) -> TaskResult | None:
     """The task's result (its run name: `run_name`, else the retriever's name); None on
     the ranks other than 0 of a distributed run."""
+    check_main_scores_within([task.spec], settings.top_k)  # callers other than `run` too
     started_at = datetime.now(timezone.utc)
     corpus = task.corpus
     device = retriever.describe().get("device", "cpu")
@@ -68,6 +71,9 @@ def evaluate(
         floor_merged_scores=protocol.floor_merged_scores,
     )
     metrics, per_query = evaluate_run(task.qrels, every_page, protocol, first_positions(corpus))
+    computable = metrics_within(settings.top_k)  # a cutoff above --top-k is unavailable, not wrong
+    metrics = {name: metrics[name] for name in computable}
+    per_query = {query: {name: values[name] for name in computable} for query, values in per_query.items()}
     ranked = {query_id: pages[: settings.top_k] for query_id, pages in every_page.items()}
     described = retriever.describe()
     efficiency = efficiency_report(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmark.core.errors import PagebenchError
 from benchmark.core.files import temporary_name_length
+from benchmark.core.vocabulary import metric_cutoff
 from benchmark.results.writer import result_file_names
 from benchmark.tasks.spec import TaskSpec
 
@@ -35,6 +36,7 @@ def check_before_run(
 ) -> None:
     """Raise a `PagebenchError` for the first thing that would fail the run after its work."""
     run_folder = Path(output_dir) / run_name
+    check_main_scores_within(specs, top_k)
     _check_distinct_result_files(specs, run_folder)
     _check_name_lengths(specs, run_folder)
     folders = {"output": run_folder}
@@ -53,6 +55,17 @@ def check_before_run(
             _count(spec.n_pages, spec, "corpus.jsonl") * DISK_INDEX_BYTES_PER_PAGE for spec in specs
         )
     _check_free_space(folders, needs)
+
+
+def check_main_scores_within(specs: Sequence[TaskSpec], top_k: int) -> None:
+    """Metrics with a cutoff above --top-k are left out of the results; a task's main score
+    cannot be."""
+    for spec in specs:
+        if metric_cutoff(spec.main_score) > top_k:
+            raise PagebenchError(
+                f"--top-k {top_k} keeps fewer pages than {spec.main_score}, the main score of task "
+                f"{spec.name}, reads: use --top-k {metric_cutoff(spec.main_score)} or more"
+            )
 
 
 def check_output_file(path: Path, role: str) -> None:

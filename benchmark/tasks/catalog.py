@@ -66,6 +66,12 @@ def resolve_task(reference: str) -> TaskSpec:
     if name not in catalog:
         if "/" in reference or reference.startswith("."):
             raise UnknownNameError(f"task folder {reference!r} does not exist")
+        if name in suites():
+            tasks = ", ".join(spec.name for spec in specs_in_suite(name))
+            raise UnknownNameError(
+                f"{name!r} is a suite, not a task: run all of it with --suite {name}, "
+                f"or name one of its tasks ({tasks})"
+            )
         raise unknown_name("task", name, list(catalog), "pagebench tasks")
     spec = catalog[name]
     return spec.for_language(language) if language else spec

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from benchmark.core.errors import TaskDataError
-from benchmark.core.files import cache_root, folder_state_hash, make_cache_folder
+from benchmark.core.files import DATASETS_CACHE_FOLDER, cache_root, folder_state_hash, make_cache_folder
 from benchmark.core.hub_access import hub_endpoint, hub_offline, hub_unreachable_reason, offline_advice
 from benchmark.tasks.entries import entry_id, entry_text
 from benchmark.tasks.spec import TaskSpec, is_commit
@@ -58,7 +58,7 @@ def _local_dataset_cache(source: Path) -> Path:
             atexit.register(shutil.rmtree, _temporary_cache[0], ignore_errors=True)
         return _temporary_cache[0] / folder_state_hash(source)
     root = cache_root() if root == DEFAULT_CACHE else root
-    return make_cache_folder(root, "datasets") / folder_state_hash(source)
+    return make_cache_folder(root, DATASETS_CACHE_FOLDER) / folder_state_hash(source)
 
 
 def load_split(spec: TaskSpec, config: str | None = None, *, text_dataset: bool = False):

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.core.defaults import MAIN_SCORE, PDF_DPI
-from benchmark.core.errors import SpecError, did_you_mean
+from benchmark.core.errors import SpecError, UnknownNameError, did_you_mean
 from benchmark.core.languages import LANGUAGES
-from benchmark.core.vocabulary import METRIC_NAMES
+from benchmark.core.vocabulary import METRIC_NAMES, metric_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,11 +65,14 @@ class TaskSpec:
 
     @property
     def source_label(self) -> str:
-        """The hub id, or the folder relative to its spec file (bundled tasks), for reports."""
+        """The hub id, or the folder relative to its spec file (bundled tasks), for reports; a
+        folder holding its own `task.toml` is named by its path (relative, it would be ".")."""
         if self.dataset is not None:
             return self.dataset
         if self.source_file is not None and self.path.is_relative_to(self.source_file.parent):
-            return str(self.path.relative_to(self.source_file.parent))
+            relative = self.path.relative_to(self.source_file.parent)
+            if relative != Path("."):
+                return str(relative)
         return str(self.path)
 
     @property
@@ -128,6 +131,8 @@ def parse_spec(raw: dict[str, Any], source_file: Path | None, *, base_dir: Path 
             base = base_dir if base_dir is not None else (source_file.parent if source_file else Path.cwd())
             path = (base / path).resolve()
     values = {k: v for k, v in raw.items() if k not in ("languages", "path")}
+    if "main_score" in values:
+        values["main_score"] = metric_name(values["main_score"])
     return TaskSpec(**values, languages=tuple(raw["languages"]), path=path, source_file=source_file)
 
 
@@ -164,11 +169,15 @@ def _check_values(raw: dict[str, Any], fail) -> None:
     if query_language is not None and query_language not in languages:
         raise fail("query_language", f"{query_language!r} is not among languages {languages}")
     main_score = raw.get("main_score", MAIN_SCORE)
-    if main_score not in METRIC_NAMES:
+    try:
+        metric_name(main_score)  # `ndcg_at_5`, or `nDCG@5` as tables print it
+    except UnknownNameError:
         hint = did_you_mean(main_score, METRIC_NAMES, limit=1)
         raise fail(
-            "main_score", f"{main_score!r} is not a metric pagebench computes{f' ({hint})' if hint else ''}"
-        )
+            "main_score",
+            f"{main_score!r} is not a metric pagebench computes{f' ({hint})' if hint else ''}; "
+            f"valid: {', '.join(METRIC_NAMES)}",
+        ) from None
     for key in ("pdf_dpi", "n_queries", "n_pages"):
         if key in raw and raw[key] <= 0:
             raise fail(key, "must be positive")
