@@ -96,3 +96,43 @@ def quiet_transformers() -> None:
     from transformers.utils import logging
 
     logging.set_verbosity_error()
+
+
+# Files a colpali-engine checkpoint needs: configs, weights, tokenizer and processor
+# files. A training run's optimizer and RNG states (optimizer.pt, rng_state.pth) are
+# large and never read.
+SNAPSHOT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
+
+
+def hub_file(checkpoint: Checkpoint, filename: str, retriever: str) -> Path | None:
+    """One file of a hub checkpoint (cached), or None if the repository has no such file."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(checkpoint.source, filename, revision=checkpoint.revision))
+    except EntryNotFoundError:
+        return None
+    except OSError as error:
+        raise PagebenchError(
+            f"{retriever}: cannot fetch {filename} of {checkpoint.source!r}: {error}"
+        ) from None
+
+
+def snapshot_folder(checkpoint: Checkpoint, retriever: str) -> tuple[Path, str | None]:
+    """A local folder holding the checkpoint, and the commit it came from (None for a folder)."""
+    if checkpoint.local:
+        return Path(checkpoint.source), None
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(
+            snapshot_download(
+                checkpoint.source, revision=checkpoint.revision, allow_patterns=SNAPSHOT_PATTERNS
+            )
+        )
+    except OSError as error:
+        raise PagebenchError(
+            f"{retriever}: cannot fetch {checkpoint.source!r} from the hub: {error}"
+        ) from None
+    return folder, folder.name  # the hub cache names each snapshot folder by its commit

@@ -1,0 +1,169 @@
+"""Checkpoints in colpali-engine's layout (a full fine-tune, a LoRA adapter, a training
+run's checkpoint-N/) load into transformers' retrieval classes and embed exactly as a
+transformers-native model holding the same weights."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+from safetensors import safe_open
+
+from benchmark.core.errors import PagebenchError
+from benchmark.devtools import tiny_checkpoints
+from benchmark.retrievers import registry
+from benchmark.retrievers.base import RetrieverOptions
+
+FAMILIES = ["colpali", "colqwen2"]
+# parameter names the conversion scripts in transformers' repository read
+# (convert_colpali_weights_to_hf.py strips the `model.` of colpali-engine's ColPali;
+# convert_colqwen2_weights_to_hf.py renames custom_text_proj, `model.` and `visual.`)
+ENGINE_KEYS = {
+    "colpali": [
+        "custom_text_proj.weight",
+        "model.language_model.model.layers.0.self_attn.q_proj.weight",
+        "model.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.weight",
+        "model.multi_modal_projector.linear.weight",
+    ],
+    "colqwen2": [
+        "custom_text_proj.weight",
+        "model.layers.0.self_attn.q_proj.weight",
+        "model.embed_tokens.weight",
+        "visual.blocks.0.attn.qkv.weight",
+    ],
+}
+TEXTS = ["how do i install debian", "what is a package"]
+
+
+@pytest.fixture(scope="module")
+def engine_checkpoints(tmp_path_factory):
+    """Per family: the native tiny model, the same weights in colpali-engine's layout,
+    a LoRA adapter over it, and a training run's checkpoint-N/ (another adapter)."""
+    root = tmp_path_factory.mktemp("engine-checkpoints")
+    built = {}
+    for family in FAMILIES:
+        native, engine = root / f"{family}-native", root / f"{family}-engine"
+        tiny_checkpoints.build_colpali_engine(engine, family, native_folder=native)
+        adapter = tiny_checkpoints.build_colpali_engine_adapter(root / f"{family}-adapter", engine, family)
+        run = tiny_checkpoints.build_training_checkpoint(root / f"{family}-run", engine, family, step=8)
+        built[family] = {"native": native, "engine": engine, "adapter": adapter, "run": run}
+    return built
+
+
+def embeddings(family: str, checkpoint, images) -> list:
+    options = RetrieverOptions(checkpoint=str(checkpoint), dtype="float32", device="cpu")
+    retriever = registry.create(family, options)
+    with torch.inference_mode():
+        queries = retriever.embed_queries(TEXTS)
+        if not images:
+            return queries
+        return queries + retriever._unmasked_vectors(retriever.processor.process_images(images=images))
+
+
+def pages():
+    return [Image.new("RGB", (64, 80), "white"), Image.new("RGB", (96, 64), (20, 90, 200))]
+
+
+def native_with_adapter_merged(family: str, built: dict):
+    """The native tiny model with the adapter merged by hand (W + B A alpha/r), in
+    transformers' names: an independent account of what the adapter means."""
+    model = tiny_checkpoints._native_model(family, built["native"])
+    native_of = {
+        tiny_checkpoints.engine_name(key, family).removesuffix(".weight"): key for key in model.state_dict()
+    }
+    scale = tiny_checkpoints.LORA_ALPHA / tiny_checkpoints.LORA_RANK
+    state = model.state_dict()
+    with safe_open(str(built["adapter"] / "adapter_model.safetensors"), "pt") as adapter:
+        modules = {key.removeprefix("base_model.model.").rsplit(".lora_", 1)[0] for key in adapter.keys()}
+        assert modules, "the adapter changes nothing"
+        for module in modules:
+            down = adapter.get_tensor(f"base_model.model.{module}.lora_A.weight")
+            up = adapter.get_tensor(f"base_model.model.{module}.lora_B.weight")
+            state[native_of[module]] += (up @ down) * scale
+    model.load_state_dict(state)
+    return model
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_tiny_layout_uses_colpali_engine_names(family, engine_checkpoints):
+    with safe_open(str(engine_checkpoints[family]["engine"] / "model.safetensors"), "pt") as weights:
+        keys = set(weights.keys())
+    assert set(ENGINE_KEYS[family]) <= keys
+    assert not any(key.startswith(("vlm.", "embedding_proj_layer")) for key in keys)
+    config = json.loads((engine_checkpoints[family]["engine"] / "config.json").read_text())
+    assert config["model_type"] == {"colpali": "paligemma", "colqwen2": "qwen2_vl"}[family]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_full_fine_tune_embeds_as_the_native_model(family, engine_checkpoints):
+    built = engine_checkpoints[family]
+    ours = embeddings(family, built["engine"], pages())
+    expected = embeddings(family, built["native"], pages())
+    assert len(ours) == len(expected) == 4
+    for vectors, reference in zip(ours, expected, strict=True):
+        assert torch.equal(vectors, reference)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_an_adapter_is_merged_into_its_base(family, engine_checkpoints):
+    built = engine_checkpoints[family]
+    retriever = registry.create(
+        family, RetrieverOptions(checkpoint=str(built["adapter"]), dtype="float32", device="cpu")
+    )
+    merged_by_hand = native_with_adapter_merged(family, built)
+    ours = retriever.model.state_dict()
+    for key, tensor in merged_by_hand.state_dict().items():
+        torch.testing.assert_close(ours[key], tensor, rtol=1e-6, atol=1e-6, msg=key)
+    # the adapter did change the model: the base alone embeds queries differently
+    base = embeddings(family, built["engine"], [])
+    with torch.inference_mode():
+        adapted = retriever.embed_queries(TEXTS)
+    assert not torch.allclose(adapted[0], base[0])
+    described = retriever.describe()
+    assert described["checkpoint_format"] == "colpali-engine adapter"
+    assert described["base_model"]["checkpoint"] == str(built["engine"])
+    assert described["base_model"]["format"] == "colpali-engine"
+    assert described["adapter"]["checkpoint"] == str(built["adapter"])
+    assert set(described["base_model"]) >= {"revision", "resolved_revision"}
+
+
+def test_a_training_checkpoint_runs_end_to_end(engine_checkpoints, cli, tmp_path):
+    run = engine_checkpoints["colqwen2"]["run"]
+    assert (run / "trainer_state.json").is_file() and (run / "optimizer.pt").is_file()
+    args = ["run", "--task", "debian-faq-en", "--retriever", "colqwen2", "--checkpoint", run]
+    code, _, err = cli(*args, "--output-dir", tmp_path, "--run-name", "trained", "--no-progress")
+    assert code == 0, err
+    result = json.loads((tmp_path / "trained" / "debian-faq-en.json").read_text())
+    described = result["retriever"]
+    assert described["checkpoint"] == str(run)
+    assert described["checkpoint_format"] == "colpali-engine adapter"
+    assert described["base_model"]["checkpoint"] == str(engine_checkpoints["colqwen2"]["engine"])
+    assert len(result["per_query"]) == 123
+
+
+def test_a_plain_backbone_without_the_head_is_refused(engine_checkpoints, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    engine = engine_checkpoints["colqwen2"]["engine"]
+    plain = tmp_path / "plain-qwen2-vl"
+    plain.mkdir()
+    weights = load_file(str(engine / "model.safetensors"))
+    weights = {key: value for key, value in weights.items() if "custom_text_proj" not in key}
+    save_file(weights, str(plain / "model.safetensors"))
+    (plain / "config.json").write_text((engine / "config.json").read_text())
+    with pytest.raises(PagebenchError, match="without colpali-engine's custom_text_proj head"):
+        registry.create("colqwen2", RetrieverOptions(checkpoint=str(plain), device="cpu"))
+
+
+def test_a_parameter_with_no_place_is_named(engine_checkpoints, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    engine = engine_checkpoints["colpali"]["engine"]
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    weights = load_file(str(engine / "model.safetensors"))
+    weights["model.extra_head.weight"] = torch.zeros(2, 2)
+    save_file(weights, str(odd / "model.safetensors"))
+    (odd / "config.json").write_text((engine / "config.json").read_text())
+    with pytest.raises(PagebenchError, match="'model.extra_head.weight' has no place in ColPaliForRetrieval"):
+        registry.create("colpali", RetrieverOptions(checkpoint=str(odd), device="cpu"))
