@@ -14,7 +14,10 @@ from benchmark.devtools import tiny_checkpoints
 from benchmark.retrievers import registry
 from benchmark.retrievers.base import RetrieverOptions
 
-FAMILIES = ["colpali", "colqwen2"]
+# colqwen2.5: colpali-engine's ColQwen2_5, which the colqwen2 retriever runs (Qwen2.5-VL backbone)
+FAMILIES = ["colpali", "colqwen2", "colqwen2.5"]
+RETRIEVER = {"colpali": "colpali", "colqwen2": "colqwen2", "colqwen2.5": "colqwen2"}
+BACKBONE = {"colpali": "paligemma", "colqwen2": "qwen2_vl", "colqwen2.5": "qwen2_5_vl"}
 # parameter names the conversion scripts in transformers' repository read
 # (convert_colpali_weights_to_hf.py strips the `model.` of colpali-engine's ColPali;
 # convert_colqwen2_weights_to_hf.py renames custom_text_proj, `model.` and `visual.`)
@@ -32,6 +35,7 @@ ENGINE_KEYS = {
         "visual.blocks.0.attn.qkv.weight",
     ],
 }
+ENGINE_KEYS["colqwen2.5"] = ENGINE_KEYS["colqwen2"]
 TEXTS = ["how do i install debian", "what is a package"]
 
 
@@ -52,7 +56,7 @@ def engine_checkpoints(tmp_path_factory):
 
 def embeddings(family: str, checkpoint, images) -> list:
     options = RetrieverOptions(checkpoint=str(checkpoint), dtype="float32", device="cpu")
-    retriever = registry.create(family, options)
+    retriever = registry.create(RETRIEVER[family], options)
     with torch.inference_mode():
         queries = retriever.embed_queries(TEXTS)
         if not images:
@@ -91,7 +95,7 @@ def test_the_tiny_layout_uses_colpali_engine_names(family, engine_checkpoints):
     assert set(ENGINE_KEYS[family]) <= keys
     assert not any(key.startswith(("vlm.", "embedding_proj_layer")) for key in keys)
     config = json.loads((engine_checkpoints[family]["engine"] / "config.json").read_text())
-    assert config["model_type"] == {"colpali": "paligemma", "colqwen2": "qwen2_vl"}[family]
+    assert config["model_type"] == BACKBONE[family]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -108,7 +112,7 @@ def test_a_full_fine_tune_embeds_as_the_native_model(family, engine_checkpoints)
 def test_an_adapter_is_merged_into_its_base(family, engine_checkpoints):
     built = engine_checkpoints[family]
     retriever = registry.create(
-        family, RetrieverOptions(checkpoint=str(built["adapter"]), dtype="float32", device="cpu")
+        RETRIEVER[family], RetrieverOptions(checkpoint=str(built["adapter"]), dtype="float32", device="cpu")
     )
     merged_by_hand = native_with_adapter_merged(family, built)
     ours = retriever.model.state_dict()
@@ -121,6 +125,7 @@ def test_an_adapter_is_merged_into_its_base(family, engine_checkpoints):
     assert not torch.allclose(adapted[0], base[0])
     described = retriever.describe()
     assert described["checkpoint_format"] == "colpali-engine adapter"
+    assert described["parameters"]["backbone"] == BACKBONE[family]
     assert described["base_model"]["checkpoint"] == str(built["engine"])
     assert described["base_model"]["format"] == "colpali-engine"
     assert described["adapter"]["checkpoint"] == str(built["adapter"])
@@ -167,3 +172,82 @@ def test_a_parameter_with_no_place_is_named(engine_checkpoints, tmp_path):
     (odd / "config.json").write_text((engine / "config.json").read_text())
     with pytest.raises(PagebenchError, match="'model.extra_head.weight' has no place in ColPaliForRetrieval"):
         registry.create("colpali", RetrieverOptions(checkpoint=str(odd), device="cpu"))
+
+
+def fake_hub_snapshot(cache, repo: str, commit: str, source) -> None:
+    """`source`'s files as the hub cache holds a download of `repo` at `commit`."""
+    import shutil
+
+    repo_folder = cache / f"models--{repo.replace('/', '--')}"
+    shutil.copytree(source, repo_folder / "snapshots" / commit)
+    (repo_folder / "refs").mkdir()
+    (repo_folder / "refs" / "main").write_text(commit)
+
+
+def test_a_published_adapter_and_its_base_load_from_the_hub_cache(engine_checkpoints, tmp_path, monkeypatch):
+    """The hub path (as for vidore/colqwen2-v1.0 over vidore/colqwen2-base), offline from
+    a populated cache: both commits are recorded."""
+    import huggingface_hub.constants
+
+    built = engine_checkpoints["colqwen2"]
+    cache = tmp_path / "hub"
+    adapter_commit, base_commit = "a" * 40, "b" * 40
+    fake_hub_snapshot(cache, "vidore/colqwen2-base", base_commit, built["engine"])
+    fake_hub_snapshot(cache, "vidore/colqwen2-v1.0", adapter_commit, built["adapter"])
+    adapter_config = (
+        cache / "models--vidore--colqwen2-v1.0" / "snapshots" / adapter_commit / "adapter_config.json"
+    )
+    config = json.loads(adapter_config.read_text())
+    adapter_config.write_text(json.dumps({**config, "base_model_name_or_path": "vidore/colqwen2-base"}))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+
+    options = RetrieverOptions(checkpoint="vidore/colqwen2-v1.0", dtype="float32", device="cpu")
+    described = registry.create("colqwen2", options).describe()
+    assert described["resolved_revision"] == adapter_commit
+    assert described["adapter"] == {
+        "checkpoint": "vidore/colqwen2-v1.0",
+        "revision": None,
+        "resolved_revision": adapter_commit,
+    }
+    assert described["base_model"] == {
+        "checkpoint": "vidore/colqwen2-base",
+        "revision": None,
+        "resolved_revision": base_commit,
+        "format": "colpali-engine",
+    }
+
+
+@pytest.mark.parametrize(
+    ("family", "engine", "native"),
+    [
+        # colpali-engine trained under transformers >= 4.52 (PaliGemma nests its own `model.`)
+        (
+            "colpali",
+            "model.model.language_model.layers.0.mlp.up_proj.weight",
+            "vlm.language_model.layers.0.mlp.up_proj.weight",
+        ),
+        (
+            "colpali",
+            "model.model.vision_tower.vision_model.post_layernorm.bias",
+            "vlm.vision_tower.post_layernorm.bias",
+        ),
+        ("colpali", "model.lm_head.weight", None),
+        ("colpali", "model.language_model.lm_head.weight", None),
+        # Qwen2-VL under transformers >= 4.52, and colpali-engine's ColQwen2 over Qwen2VLModel
+        (
+            "colqwen2",
+            "model.language_model.layers.0.mlp.up_proj.weight",
+            "vlm.language_model.layers.0.mlp.up_proj.weight",
+        ),
+        ("colqwen2", "model.visual.merger.ln_q.weight", "vlm.visual.merger.ln_q.weight"),
+        ("colqwen2", "language_model.norm.weight", "vlm.language_model.norm.weight"),
+        ("colqwen2", "lm_head.weight", None),
+        # transformers-native names are left as they are (an adapter trained on a -hf model)
+        ("colqwen2", "vlm.language_model.norm.weight", "vlm.language_model.norm.weight"),
+        ("colpali", "embedding_proj_layer.weight", "embedding_proj_layer.weight"),
+    ],
+)
+def test_names_of_other_transformers_versions_map_too(family, engine, native):
+    from benchmark.retrievers.colpali_engine_format import FAMILIES as ENGINE_FAMILIES
+
+    assert ENGINE_FAMILIES[family].native_name(engine) == native

@@ -49,11 +49,13 @@ def build_bipali(folder: Path, adapter_folder: Path | None = None) -> Path:
     return folder
 
 
-def build_colqwen2(folder: Path) -> Path:
+def build_colqwen2(folder: Path, backbone: str = "qwen2_vl") -> Path:
+    """ColQwen2 over Qwen2-VL, or (`backbone="qwen2_5_vl"`) ColQwen2.5 over Qwen2.5-VL."""
     from transformers import (
         ColQwen2Config,
         ColQwen2ForRetrieval,
         ColQwen2Processor,
+        Qwen2_5_VLConfig,
         Qwen2VLConfig,
         Qwen2VLImageProcessor,
     )
@@ -71,7 +73,18 @@ def build_colqwen2(folder: Path) -> Path:
     image_processor = Qwen2VLImageProcessor(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 64)
     processor = ColQwen2Processor(image_processor=image_processor, tokenizer=tokenizer)
     token = tokenizer.convert_tokens_to_ids
-    vlm = Qwen2VLConfig(
+    vision_config = {"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2}
+    if backbone == "qwen2_5_vl":  # windowed attention in all but the last block
+        vision_config = {
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "out_hidden_size": 64,
+            "num_heads": 2,
+            "fullatt_block_indexes": [1],
+        }
+    vlm_config_class = Qwen2_5_VLConfig if backbone == "qwen2_5_vl" else Qwen2VLConfig
+    vlm = vlm_config_class(
         text_config={
             "vocab_size": len(tokenizer),
             "hidden_size": 64,
@@ -83,7 +96,7 @@ def build_colqwen2(folder: Path) -> Path:
             "eos_token_id": token("<|endoftext|>"),
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 6, 6]},
         },
-        vision_config={"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2},
+        vision_config=vision_config,
         image_token_id=token("<|image_pad|>"),
         vision_start_token_id=token("<|vision_start|>"),
         vision_end_token_id=token("<|vision_end|>"),
@@ -130,13 +143,15 @@ ENGINE_NAMES = {
         ("vlm.language_model.", "model."),
     ],
 }
-ENGINE_ARCHITECTURES = {"colpali": "ColPali", "colqwen2": "ColQwen2"}
+ENGINE_NAMES["colqwen2.5"] = ENGINE_NAMES["colqwen2"]  # colpali-engine's ColQwen2_5 is laid out alike
+ENGINE_ARCHITECTURES = {"colpali": "ColPali", "colqwen2": "ColQwen2", "colqwen2.5": "ColQwen2_5"}
 # the LoRA targets colpali-engine's training configs use (attention of the language
 # model, and the projection head), as a regular expression over its module names
 ENGINE_LORA_TARGETS = {
     "colpali": r"(.*(language_model).*(q_proj|v_proj).*$|.*(custom_text_proj).*$)",
     "colqwen2": r"(.*(model).*(q_proj|v_proj).*$|.*(custom_text_proj).*$)",
 }
+ENGINE_LORA_TARGETS["colqwen2.5"] = ENGINE_LORA_TARGETS["colqwen2"]
 LORA_RANK, LORA_ALPHA = 4, 8
 
 
@@ -222,25 +237,30 @@ def build_training_checkpoint(
 def _native_model(family: str, folder: Path):
     import transformers
 
-    model_class = {"colpali": "ColPaliForRetrieval", "colqwen2": "ColQwen2ForRetrieval"}[family]
+    model_class = "ColPaliForRetrieval" if family == "colpali" else "ColQwen2ForRetrieval"
     return getattr(transformers, model_class).from_pretrained(folder, local_files_only=True)
 
 
 def _processor_class(family: str):
     import transformers
 
-    return getattr(transformers, {"colpali": "ColPaliProcessor", "colqwen2": "ColQwen2Processor"}[family])
+    return getattr(transformers, "ColPaliProcessor" if family == "colpali" else "ColQwen2Processor")
+
+
+def build_colqwen2_5(folder: Path) -> Path:
+    return build_colqwen2(folder, backbone="qwen2_5_vl")
 
 
 BUILDERS = {
     "colpali": build_colpali,
     "colqwen2": build_colqwen2,
+    "colqwen2.5": build_colqwen2_5,
     "bipali": build_bipali,
     "siglip": build_siglip,
 }
 
 # colpali-engine's layouts of the same tiny models (a full model; --adapter adds a LoRA adapter)
-ENGINE_KINDS = {"colpali-engine": "colpali", "colqwen2-engine": "colqwen2"}
+ENGINE_KINDS = {"colpali-engine": "colpali", "colqwen2-engine": "colqwen2", "colqwen2.5-engine": "colqwen2.5"}
 
 
 def _colpali_processor():

@@ -136,6 +136,8 @@ class ColPaliRetriever(EmbeddingRetriever):
     def describe(self) -> dict:
         described = super().describe()
         described["checkpoint_format"] = self.checkpoint_format
+        # colqwen2 runs Qwen2-VL and Qwen2.5-VL (ColQwen2.5) backbones alike
+        described["parameters"]["backbone"] = self.model.config.vlm_config.model_type
         if self.base_model is not None:
             described["base_model"] = self.base_model
             described["adapter"] = {
@@ -166,7 +168,11 @@ class ColPaliRetriever(EmbeddingRetriever):
 
 
 class ColQwen2Retriever(ColPaliRetriever):
-    """Same scoring; Qwen2-VL gives each page a number of vectors that depends on its size."""
+    """Same scoring; Qwen2-VL gives each page a number of vectors that depends on its size.
+
+    ColQwen2ForRetrieval also runs a Qwen2.5-VL backbone, so ColQwen2.5 checkpoints
+    (`vidore/colqwen2.5-v0.2`, colpali-engine's ColQwen2_5) run here too; the results
+    name the backbone."""
 
     name = "colqwen2"
     default_checkpoint = "vidore/colqwen2-v1.0-hf"

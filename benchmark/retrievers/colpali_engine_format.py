@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,7 +191,9 @@ def merge_engine_adapter(model, folder: Path, adapter_config: dict, family: Engi
     with tempfile.TemporaryDirectory(prefix="pagebench-adapter-") as renamed_folder:
         Path(renamed_folder, ADAPTER_CONFIG).write_text(json.dumps(config), encoding="utf-8")
         save_file(renamed, str(Path(renamed_folder, ADAPTER_WEIGHTS)))
-        merged = PeftModel.from_pretrained(model, renamed_folder).merge_and_unload()
+        with warnings.catch_warnings():  # peft calls a transformers method deprecated in 5.x
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            merged = PeftModel.from_pretrained(model, renamed_folder).merge_and_unload()
     return merged.eval()
 
 
