@@ -4,10 +4,18 @@
     pagebench run --task debian-faq-en --retriever colpali --checkpoint /tmp/tiny-colpali
 
 Each is built with the same transformers classes as the published checkpoint
-(ColPali, ColQwen2, PaliGemma for BiPali, SigLIP), a word-level tokenizer trained on
-the bundled Debian FAQ questions, 64-pixel images and 2-layer towers, then saved
+(ColPali, ColQwen2 and ColQwen2.5, ColModernVBert, PaliGemma for BiPali, SigLIP), a
+word-level tokenizer trained on the bundled Debian FAQ questions, 64-pixel images and
+2-layer towers, then saved
 with `save_pretrained`: loading it exercises exactly the code path of a real
 checkpoint, in a second, with no network. Scores are those of random weights.
+
+The `-engine` kinds write the same tiny ColPali / ColQwen2 / ColQwen2.5 in
+colpali-engine's layout (its parameter names, the backbone's config.json), and
+`--adapter DIR` a LoRA adapter over it as colpali-engine training saves one:
+
+    python -m benchmark.devtools.tiny_checkpoints colqwen2-engine /tmp/base --adapter /tmp/run/checkpoint-8
+    pagebench run --task debian-faq-en --retriever colqwen2 --checkpoint /tmp/run/checkpoint-8
 """
 
 from __future__ import annotations
@@ -104,6 +112,61 @@ def build_colqwen2(folder: Path, backbone: str = "qwen2_vl") -> Path:
     return _save(
         ColQwen2ForRetrieval, ColQwen2Config(vlm_config=vlm, embedding_dim=EMBEDDING_DIM), processor, folder
     )
+
+
+def build_colmodernvbert(folder: Path) -> Path:
+    """ColModernVBert: SigLIP vision (64 px, no image splitting, pixel shuffle 2: 4 image
+    tokens) into a 2-layer ModernBERT."""
+    from transformers import (
+        ColModernVBertConfig,
+        ColModernVBertForRetrieval,
+        ColModernVBertProcessor,
+        Idefics3ImageProcessor,
+    )
+
+    tiles = [f"<row_{row}_col_{col}>" for row in range(1, 7) for col in range(1, 7)]
+    specials = ["<pad>", "<|begin_of_text|>", "<|end_of_text|>", "<unk>", "<fake_token_around_image>"]
+    specials += ["<image>", "<end_of_utterance>", "<global-img>", *tiles]
+    tokenizer = _tokenizer(specials, image_token="<image>", pad_token="<pad>")
+    image_processor = Idefics3ImageProcessor(
+        do_image_splitting=False,
+        size={"longest_edge": IMAGE_SIZE},
+        max_image_size={"longest_edge": IMAGE_SIZE},
+    )
+    processor = ColModernVBertProcessor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4)
+    token = tokenizer.convert_tokens_to_ids
+    text = {
+        "model_type": "modernbert",
+        "vocab_size": len(tokenizer),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "global_attn_every_n_layers": 1,
+        "pad_token_id": token("<pad>"),
+        "bos_token_id": token("<|begin_of_text|>"),
+        "cls_token_id": token("<|begin_of_text|>"),
+        "eos_token_id": token("<|end_of_text|>"),
+        "sep_token_id": token("<|end_of_text|>"),
+    }
+    vision = {
+        "model_type": "siglip_vision_model",
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "image_size": IMAGE_SIZE,
+        "patch_size": 16,
+    }
+    vlm = {
+        "model_type": "modernvbert",
+        "text_config": text,
+        "vision_config": vision,
+        "image_token_id": token("<image>"),
+        "pixel_shuffle_factor": 2,
+    }
+    config = ColModernVBertConfig(vlm_config=vlm, embedding_dim=EMBEDDING_DIM)
+    return _save(ColModernVBertForRetrieval, config, processor, folder)
 
 
 def build_siglip(folder: Path) -> Path:
@@ -255,6 +318,7 @@ BUILDERS = {
     "colpali": build_colpali,
     "colqwen2": build_colqwen2,
     "colqwen2.5": build_colqwen2_5,
+    "colmodernvbert": build_colmodernvbert,
     "bipali": build_bipali,
     "siglip": build_siglip,
 }

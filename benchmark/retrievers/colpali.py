@@ -76,7 +76,7 @@ class ColPaliRetriever(EmbeddingRetriever):
         config = hub_file(checkpoint, "config.json", self.name)
         if config is not None:
             model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
-            if model_type in ENGINE_BACKBONES[self.model_type]:
+            if model_type in ENGINE_BACKBONES.get(self.model_type, set()):
                 return "engine"
         return "native"
 
@@ -94,7 +94,13 @@ class ColPaliRetriever(EmbeddingRetriever):
     def _load_colpali_engine(self, checkpoint: Checkpoint, layout: str) -> None:
         import transformers
 
-        family = FAMILIES[self.model_type]
+        family = FAMILIES.get(self.model_type)
+        if family is None:
+            raise PagebenchError(
+                f"{self.name}: {checkpoint.source} is in colpali-engine's layout, which pagebench "
+                f"converts for {' and '.join(FAMILIES)} only; save it with transformers' "
+                f"{self.model_class}.save_pretrained to run it here"
+            )
         folder, commit = snapshot_folder(checkpoint, self.name)
         self.resolved_revision = commit
         float32 = self.torch.float32  # merge in full precision, then cast once

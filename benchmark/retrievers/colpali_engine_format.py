@@ -101,7 +101,7 @@ def folder_layout(folder: Path, family: str) -> str:
     if not config_path.is_file():
         raise PagebenchError(f"{family}: {folder} has neither config.json nor {ADAPTER_CONFIG}")
     model_type = _json(config_path).get("model_type")
-    if model_type in ENGINE_BACKBONES[family]:
+    if model_type in ENGINE_BACKBONES.get(family, set()):
         return "engine"
     return "native"
 

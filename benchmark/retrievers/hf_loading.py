@@ -43,6 +43,16 @@ def locate_checkpoint(checkpoint: str, revision: str | None, retriever: str) -> 
     return Checkpoint(checkpoint, revision, local=False)
 
 
+# colpali-engine families whose backbone transformers has, but no *ForRetrieval class
+FAMILIES_WITHOUT_RETRIEVAL_CLASS = {
+    "idefics3": "ColSmol / ColIdefics3",
+    "smolvlm": "ColSmol",
+    "idefics2": "ColIdefics2",
+    "florence2": "ColFlor",
+    "gemma3": "ColGemma3",
+}
+
+
 def read_config(checkpoint: Checkpoint, expected_types: set[str], retriever: str, hint: str = ""):
     """The checkpoint's config, after checking it is a model this retriever can run."""
     from transformers import AutoConfig
@@ -55,6 +65,16 @@ def read_config(checkpoint: Checkpoint, expected_types: set[str], retriever: str
         raise PagebenchError(
             f"{retriever}: cannot read the config of {checkpoint.source!r}: {first_line}"
         ) from None
+    if config.model_type in FAMILIES_WITHOUT_RETRIEVAL_CLASS and config.model_type not in expected_types:
+        import transformers
+
+        raise PagebenchError(
+            f"{retriever}: {checkpoint.source!r} is a {FAMILIES_WITHOUT_RETRIEVAL_CLASS[config.model_type]} "
+            f"checkpoint ({config.model_type!r} backbone): transformers {transformers.__version__} has no "
+            "retrieval class for it (it has ColPali, ColQwen2 and ColModernVBert), so pagebench cannot "
+            "run it; that needs such a class in transformers, or a retriever plugin that loads it "
+            "with colpali-engine"
+        )
     if config.model_type not in expected_types:
         raise PagebenchError(
             f"{retriever}: {checkpoint.source!r} holds a {config.model_type!r} model, "
