@@ -5,8 +5,8 @@ ColModernVBertForRetrieval and ColModernVBertProcessor.
 The processor's query path adds the query augmentation tokens, its image path the
 visual prompt, as for ColPali; the encoder is bidirectional, so right padding with
 the attention mask leaves each item's vectors independent of the batch.
-vidore-benchmark 5.0.0 has no retriever for this family, so `--protocol vidore` keeps
-pagebench's own arithmetic.
+pagebench models no official retriever's arithmetic for this family, so
+`--protocol vidore` keeps pagebench's own.
 """
 
 from __future__ import annotations
