@@ -121,6 +121,7 @@ def read_adapter_config(folder: Path, family: str) -> dict:
 def load_engine_model(folder: Path, family: EngineFamily, dtype):
     """A full colpali-engine checkpoint folder as transformers' retrieval model."""
     import transformers
+    from transformers.initialization import no_init_weights
 
     state = _read_safetensors(folder, family.name)
     if not any(key.startswith(ENGINE_HEAD) for key in state):
@@ -132,7 +133,10 @@ def load_engine_model(folder: Path, family: EngineFamily, dtype):
     vlm_config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
     embedding_dim = state[ENGINE_HEAD + "weight"].shape[0]
     config = getattr(transformers, family.config_class)(vlm_config=vlm_config, embedding_dim=embedding_dim)
-    model = getattr(transformers, family.model_class)(config)
+    # every weight is loaded (strictly) below: skip the random initialisation, which for
+    # a 3B model takes longer than reading the weights
+    with no_init_weights():
+        model = getattr(transformers, family.model_class)(config)
     _load_renamed(model, state, family, folder)
     return model.to(dtype).eval()
 
