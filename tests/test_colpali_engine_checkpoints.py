@@ -68,22 +68,25 @@ def pages():
     return [Image.new("RGB", (64, 80), "white"), Image.new("RGB", (96, 64), (20, 90, 200))]
 
 
-def native_with_adapter_merged(family: str, built: dict):
-    """The native tiny model with the adapter merged by hand (W + B A alpha/r), in
-    transformers' names: an independent account of what the adapter means."""
+def native_with_adapter_merged(family: str, built: dict, adapter_folder):
+    """The native tiny model with the adapter merged by hand (W + B A alpha/r; a module
+    saved whole replaces the base's), in transformers' names: an independent account of
+    what the adapter means."""
     model = tiny_checkpoints._native_model(family, built["native"])
-    native_of = {
-        tiny_checkpoints.engine_name(key, family).removesuffix(".weight"): key for key in model.state_dict()
-    }
+    native_of = {tiny_checkpoints.engine_name(key, family): key for key in model.state_dict()}
     scale = tiny_checkpoints.LORA_ALPHA / tiny_checkpoints.LORA_RANK
     state = model.state_dict()
-    with safe_open(str(built["adapter"] / "adapter_model.safetensors"), "pt") as adapter:
-        modules = {key.removeprefix("base_model.model.").rsplit(".lora_", 1)[0] for key in adapter.keys()}
-        assert modules, "the adapter changes nothing"
-        for module in modules:
-            down = adapter.get_tensor(f"base_model.model.{module}.lora_A.weight")
-            up = adapter.get_tensor(f"base_model.model.{module}.lora_B.weight")
-            state[native_of[module]] += (up @ down) * scale
+    with safe_open(str(adapter_folder / "adapter_model.safetensors"), "pt") as adapter:
+        keys = [key.removeprefix("base_model.model.") for key in adapter.keys()]
+        assert keys, "the adapter changes nothing"
+        for key in keys:
+            if ".lora_" not in key:
+                state[native_of[key]] = adapter.get_tensor(f"base_model.model.{key}")
+            elif key.endswith(".lora_A.weight"):
+                module = key.removesuffix(".lora_A.weight")
+                down = adapter.get_tensor(f"base_model.model.{module}.lora_A.weight")
+                up = adapter.get_tensor(f"base_model.model.{module}.lora_B.weight")
+                state[native_of[module + ".weight"]] += (up @ down) * scale
     model.load_state_dict(state)
     return model
 
@@ -114,7 +117,7 @@ def test_an_adapter_is_merged_into_its_base(family, engine_checkpoints):
     retriever = registry.create(
         RETRIEVER[family], RetrieverOptions(checkpoint=str(built["adapter"]), dtype="float32", device="cpu")
     )
-    merged_by_hand = native_with_adapter_merged(family, built)
+    merged_by_hand = native_with_adapter_merged(family, built, built["adapter"])
     ours = retriever.model.state_dict()
     for key, tensor in merged_by_hand.state_dict().items():
         torch.testing.assert_close(ours[key], tensor, rtol=1e-6, atol=1e-6, msg=key)
@@ -130,6 +133,25 @@ def test_an_adapter_is_merged_into_its_base(family, engine_checkpoints):
     assert described["base_model"]["format"] == "colpali-engine"
     assert described["adapter"]["checkpoint"] == str(built["adapter"])
     assert set(described["base_model"]) >= {"revision", "resolved_revision"}
+
+
+def test_a_head_trained_whole_replaces_the_base_head(engine_checkpoints, tmp_path):
+    """colpali-engine configs may train custom_text_proj whole (peft's modules_to_save)."""
+    built = engine_checkpoints["colpali"]
+    adapter = tiny_checkpoints.build_colpali_engine_adapter(
+        tmp_path / "adapter", built["engine"], "colpali", head_trained_whole=True
+    )
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["modules_to_save"] == ["custom_text_proj"]
+    retriever = registry.create(
+        "colpali", RetrieverOptions(checkpoint=str(adapter), dtype="float32", device="cpu")
+    )
+    ours = retriever.model.state_dict()
+    for key, tensor in native_with_adapter_merged("colpali", built, adapter).state_dict().items():
+        torch.testing.assert_close(ours[key], tensor, rtol=1e-6, atol=1e-6, msg=key)
+    with safe_open(str(adapter / "adapter_model.safetensors"), "pt") as weights:
+        head = weights.get_tensor("base_model.model.custom_text_proj.weight")
+    assert torch.equal(ours["embedding_proj_layer.weight"], head)
 
 
 def test_a_training_checkpoint_runs_end_to_end(engine_checkpoints, cli, tmp_path):

@@ -244,20 +244,29 @@ def build_colpali_engine(folder: Path, family: str = "colpali", native_folder: P
     return folder
 
 
-def build_colpali_engine_adapter(adapter_folder: Path, base_folder: Path, family: str = "colpali") -> Path:
+def build_colpali_engine_adapter(
+    adapter_folder: Path, base_folder: Path, family: str = "colpali", head_trained_whole: bool = False
+) -> Path:
     """A LoRA adapter as colpali-engine training saves it (PEFT's file layout, colpali-engine's
     module names) over the colpali-engine model in `base_folder`; no processor files, as
-    in a training run's checkpoint-N/. Its weights are random and not zero."""
+    in a training run's checkpoint-N/. Its weights are random and not zero. With
+    `head_trained_whole`, custom_text_proj is saved whole (peft's modules_to_save)
+    instead of getting LoRA weights."""
     import torch
     from safetensors.torch import load_file, save_file
 
     torch.manual_seed(SEED + 2)
     base = load_file(str(base_folder / "model.safetensors"))
-    pattern = re.compile(ENGINE_LORA_TARGETS[family])
+    targets = ENGINE_LORA_TARGETS[family]
+    if head_trained_whole:
+        targets = targets.replace(r"|.*(custom_text_proj).*$", "")
+    pattern = re.compile(targets)
     adapter = {}
     for key, weight in sorted(base.items()):
         module = key.removesuffix(".weight")
-        if key.endswith(".weight") and weight.dim() == 2 and pattern.fullmatch(module):
+        if head_trained_whole and key.startswith("custom_text_proj."):
+            adapter[f"base_model.model.{key}"] = torch.randn(weight.shape) * 0.1
+        elif key.endswith(".weight") and weight.dim() == 2 and pattern.fullmatch(module):
             prefix = f"base_model.model.{module}"
             adapter[f"{prefix}.lora_A.weight"] = torch.randn(LORA_RANK, weight.shape[1]) * 0.1
             adapter[f"{prefix}.lora_B.weight"] = torch.randn(weight.shape[0], LORA_RANK) * 0.1
@@ -276,8 +285,8 @@ def build_colpali_engine_adapter(adapter_folder: Path, base_folder: Path, family
         "fan_in_fan_out": False,
         "use_rslora": False,
         "inference_mode": True,
-        "modules_to_save": None,
-        "target_modules": ENGINE_LORA_TARGETS[family],
+        "modules_to_save": ["custom_text_proj"] if head_trained_whole else None,
+        "target_modules": targets,
     }
     (adapter_folder / "adapter_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return adapter_folder

@@ -171,11 +171,11 @@ def merge_engine_adapter(model, folder: Path, adapter_config: dict, family: Engi
     weights = load_file(str(folder / ADAPTER_WEIGHTS))
     renamed, targets, saved_whole = {}, set(), set()
     for key, tensor in weights.items():
-        module, part = _split_adapter_key(key, folder, family)
+        module, part = _split_adapter_key(key)
         native_module = _native_module(module, family, folder)
         if part.split(".")[0] in _LORA_PARTS:
             targets.add(native_module)
-        elif part.startswith("modules_to_save."):
+        else:  # a module trained whole (peft's modules_to_save), e.g. the projection head
             saved_whole.add(native_module)
         renamed[f"base_model.model.{native_module}.{part}"] = tensor
     config = dict(adapter_config)
@@ -201,14 +201,15 @@ def merge_engine_adapter(model, folder: Path, adapter_config: dict, family: Engi
     return merged.eval()
 
 
-def _split_adapter_key(key: str, folder: Path, family: EngineFamily) -> tuple[str, str]:
-    """`base_model.model.<module>.<lora part>` -> (<module>, <lora part>)."""
-    body = key.removeprefix("base_model.model.")
-    parts = body.split(".")
+def _split_adapter_key(key: str) -> tuple[str, str]:
+    """`base_model.model.<module>.<lora part>` -> (<module>, <lora part>); for a module
+    saved whole, `base_model.model.<module>[.modules_to_save].<parameter>` -> (<module>, <parameter>)."""
+    parts = key.removeprefix("base_model.model.").split(".")
     for index, part in enumerate(parts):
-        if part in _LORA_PARTS or part == "modules_to_save":
+        if part in _LORA_PARTS:
             return ".".join(parts[:index]), ".".join(parts[index:])
-    raise PagebenchError(f"{family.name}: {folder / ADAPTER_WEIGHTS}: {key!r} is not a LoRA weight")
+    module = ".".join(parts[:-1]).removesuffix(".modules_to_save")  # the marker of older peft
+    return module, parts[-1]
 
 
 def _native_module(module: str, family: EngineFamily, folder: Path) -> str:
