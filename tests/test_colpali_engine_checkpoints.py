@@ -3,6 +3,7 @@ run's checkpoint-N/) load into transformers' retrieval classes and embed exactly
 transformers-native model holding the same weights."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -273,3 +274,32 @@ def test_names_of_other_transformers_versions_map_too(family, engine, native):
     from benchmark.retrievers.colpali_engine_format import FAMILIES as ENGINE_FAMILIES
 
     assert ENGINE_FAMILIES[family].native_name(engine) == native
+
+
+def test_damaged_adapter_weights_are_named(engine_checkpoints, cli, tmp_path):
+    import shutil
+
+    adapter = Path(shutil.copytree(engine_checkpoints["colpali"]["adapter"], tmp_path / "checkpoint-3"))
+    weights = adapter / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:500])
+    code, _, err = cli(
+        "run", "--task", "debian-faq-en", "--retriever", "colpali", "--checkpoint", adapter,
+        "--output-dir", tmp_path / "out", "--no-progress",
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert f"colpali: cannot load the weights in {weights}" in err.strip().splitlines()[-1]
+
+
+def test_an_adapter_for_another_base_is_refused(engine_checkpoints, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    adapter = Path(shutil.copytree(engine_checkpoints["colqwen2"]["adapter"], tmp_path / "adapter"))
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    save_file(
+        {key: torch.cat([value, value]) for key, value in weights.items()},
+        str(adapter / "adapter_model.safetensors"),
+    )
+    with pytest.raises(PagebenchError, match=f"the adapter in {adapter} does not fit its base model"):
+        registry.create("colqwen2", RetrieverOptions(checkpoint=str(adapter), device="cpu"))

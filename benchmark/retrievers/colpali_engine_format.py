@@ -166,9 +166,15 @@ def _load_renamed(model, state: dict, family: EngineFamily, folder: Path) -> Non
 def merge_engine_adapter(model, folder: Path, adapter_config: dict, family: EngineFamily):
     """Apply a colpali-engine LoRA adapter (its names) to `model` and merge it, with peft."""
     from peft import PeftModel
+    from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
-    weights = load_file(str(folder / ADAPTER_WEIGHTS))
+    try:
+        weights = load_file(str(folder / ADAPTER_WEIGHTS))
+    except (SafetensorError, OSError) as error:
+        raise PagebenchError(
+            f"{family.name}: cannot load the weights in {folder / ADAPTER_WEIGHTS}: {error}"
+        ) from None
     renamed, targets, saved_whole = {}, set(), set()
     for key, tensor in weights.items():
         module, part = _split_adapter_key(key)
@@ -197,7 +203,15 @@ def merge_engine_adapter(model, folder: Path, adapter_config: dict, family: Engi
         save_file(renamed, str(Path(renamed_folder, ADAPTER_WEIGHTS)))
         with warnings.catch_warnings():  # peft calls a transformers method deprecated in 5.x
             warnings.filterwarnings("ignore", category=FutureWarning)
-            merged = PeftModel.from_pretrained(model, renamed_folder).merge_and_unload()
+            try:
+                merged = PeftModel.from_pretrained(model, renamed_folder).merge_and_unload()
+            except (RuntimeError, ValueError, KeyError) as error:  # e.g. shapes of another base
+                first_line = (
+                    str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                )
+                raise PagebenchError(
+                    f"{family.name}: the adapter in {folder} does not fit its base model: {first_line}"
+                ) from None
     return merged.eval()
 
 
