@@ -303,3 +303,22 @@ def test_an_adapter_for_another_base_is_refused(engine_checkpoints, tmp_path):
     )
     with pytest.raises(PagebenchError, match=f"the adapter in {adapter} does not fit its base model"):
         registry.create("colqwen2", RetrieverOptions(checkpoint=str(adapter), device="cpu"))
+
+
+def test_downloading_an_adapter_fetches_its_base_too(engine_checkpoints, tmp_path, monkeypatch):
+    """For `pagebench download`: the cache then holds everything an offline run reads."""
+    import huggingface_hub.constants
+
+    from benchmark.retrievers.hf_loading import download_checkpoint
+
+    built = engine_checkpoints["colpali"]
+    cache = tmp_path / "hub"
+    fake_hub_snapshot(cache, "vidore/colpaligemma-3b-pt-448-base", "c" * 40, built["engine"])
+    fake_hub_snapshot(cache, "vidore/colpali-v1.3", "d" * 40, built["adapter"])
+    adapter_config = cache / "models--vidore--colpali-v1.3" / "snapshots" / ("d" * 40) / "adapter_config.json"
+    config = json.loads(adapter_config.read_text())
+    config["base_model_name_or_path"] = "vidore/colpaligemma-3b-pt-448-base"
+    adapter_config.write_text(json.dumps(config))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    folders = download_checkpoint("vidore/colpali-v1.3", None, "colpali")
+    assert [folder.name for folder in folders] == ["d" * 40, "c" * 40]

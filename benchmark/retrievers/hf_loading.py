@@ -156,3 +156,22 @@ def snapshot_folder(checkpoint: Checkpoint, retriever: str) -> tuple[Path, str |
             f"{retriever}: cannot fetch {checkpoint.source!r} from the hub: {error}"
         ) from None
     return folder, folder.name  # the hub cache names each snapshot folder by its commit
+
+
+def download_checkpoint(checkpoint: str, revision: str | None, retriever: str) -> list[Path]:
+    """Fetch a hub checkpoint into the hub cache for a later offline run: its files and,
+    for a PEFT adapter, its base model's (a colpali-engine adapter is useless without
+    it). Returns the snapshot folders, the checkpoint's first; a local folder is
+    returned as it is, with its adapter's base fetched if that is a hub id."""
+    import json
+
+    located = locate_checkpoint(checkpoint, revision, retriever)
+    folder, _ = snapshot_folder(located, retriever)
+    folders = [folder]
+    adapter_config = folder / "adapter_config.json"
+    if adapter_config.is_file():
+        config = json.loads(adapter_config.read_text(encoding="utf-8"))
+        base = config.get("base_model_name_or_path")
+        if base:
+            folders += download_checkpoint(base, config.get("revision"), retriever)
+    return folders
