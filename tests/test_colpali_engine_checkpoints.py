@@ -11,7 +11,7 @@ from PIL import Image
 from safetensors import safe_open
 
 from benchmark.core.errors import PagebenchError
-from benchmark.devtools import tiny_checkpoints
+from benchmark.devtools import engine_checkpoints as layouts
 from benchmark.retrievers import registry
 from benchmark.retrievers.base import RetrieverOptions
 
@@ -48,9 +48,9 @@ def engine_checkpoints(tmp_path_factory):
     built = {}
     for family in FAMILIES:
         native, engine = root / f"{family}-native", root / f"{family}-engine"
-        tiny_checkpoints.build_colpali_engine(engine, family, native_folder=native)
-        adapter = tiny_checkpoints.build_colpali_engine_adapter(root / f"{family}-adapter", engine, family)
-        run = tiny_checkpoints.build_training_checkpoint(root / f"{family}-run", engine, family, step=8)
+        layouts.build_colpali_engine(engine, family, native_folder=native)
+        adapter = layouts.build_colpali_engine_adapter(root / f"{family}-adapter", engine, family)
+        run = layouts.build_training_checkpoint(root / f"{family}-run", engine, family, step=8)
         built[family] = {"native": native, "engine": engine, "adapter": adapter, "run": run}
     return built
 
@@ -73,9 +73,9 @@ def native_with_adapter_merged(family: str, built: dict, adapter_folder):
     """The native tiny model with the adapter merged by hand (W + B A alpha/r; a module
     saved whole replaces the base's), in transformers' names: an independent account of
     what the adapter means."""
-    model = tiny_checkpoints._native_model(family, built["native"])
-    native_of = {tiny_checkpoints.engine_name(key, family): key for key in model.state_dict()}
-    scale = tiny_checkpoints.LORA_ALPHA / tiny_checkpoints.LORA_RANK
+    model = layouts._native_model(family, built["native"])
+    native_of = {layouts.engine_name(key, family): key for key in model.state_dict()}
+    scale = layouts.LORA_ALPHA / layouts.LORA_RANK
     state = model.state_dict()
     with safe_open(str(adapter_folder / "adapter_model.safetensors"), "pt") as adapter:
         keys = [key.removeprefix("base_model.model.") for key in adapter.keys()]
@@ -139,7 +139,7 @@ def test_an_adapter_is_merged_into_its_base(family, engine_checkpoints):
 def test_a_head_trained_whole_replaces_the_base_head(engine_checkpoints, tmp_path):
     """colpali-engine configs may train custom_text_proj whole (peft's modules_to_save)."""
     built = engine_checkpoints["colpali"]
-    adapter = tiny_checkpoints.build_colpali_engine_adapter(
+    adapter = layouts.build_colpali_engine_adapter(
         tmp_path / "adapter", built["engine"], "colpali", head_trained_whole=True
     )
     config = json.loads((adapter / "adapter_config.json").read_text())

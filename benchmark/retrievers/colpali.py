@@ -68,7 +68,7 @@ class ColPaliRetriever(EmbeddingRetriever):
         self.processor.tokenizer.padding_side = "right"
 
     def _layout(self, checkpoint: Checkpoint) -> str:
-        """ "native", "engine" or "adapter", from the folder's files (see colpali_engine_format)."""
+        """The checkpoint's layout, "native", "engine" or "adapter" (see colpali_engine_format)."""
         if checkpoint.local:
             return folder_layout(Path(checkpoint.source), self.name)
         if hub_file(checkpoint, ADAPTER_CONFIG, self.name) is not None:

@@ -94,7 +94,8 @@ def _qwen2_vl_name(key: str) -> str | None:
 
 
 def folder_layout(folder: Path, family: str) -> str:
-    """ "adapter", "engine" (a full colpali-engine model) or "native" (transformers' -hf format)."""
+    """The folder's layout: "adapter", "engine" (a full colpali-engine model) or "native"
+    (transformers' -hf format)."""
     if (folder / ADAPTER_CONFIG).is_file():
         return "adapter"
     config_path = folder / "config.json"
