@@ -78,3 +78,12 @@ def test_a_family_transformers_lacks_is_named(tmp_path):
     (adapter / "adapter_model.safetensors").write_bytes(b"")
     with pytest.raises(PagebenchError, match="ColSmol / ColIdefics3 checkpoint"):
         registry.create("colpali", RetrieverOptions(checkpoint=str(adapter), device="cpu"))
+
+
+def test_an_adapter_is_refused_with_what_to_do(colmodernvbert, tmp_path):
+    adapter = tmp_path / "checkpoint-8"
+    adapter.mkdir()
+    config = {"peft_type": "LORA", "base_model_name_or_path": str(colmodernvbert), "r": 4}
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    with pytest.raises(PagebenchError, match="merges for colpali and colqwen2 only; merge it into its base"):
+        registry.create("colmodernvbert", RetrieverOptions(checkpoint=str(adapter), device="cpu"))

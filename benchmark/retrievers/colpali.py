@@ -97,9 +97,9 @@ class ColPaliRetriever(EmbeddingRetriever):
         family = FAMILIES.get(self.model_type)
         if family is None:
             raise PagebenchError(
-                f"{self.name}: {checkpoint.source} is in colpali-engine's layout, which pagebench "
-                f"converts for {' and '.join(FAMILIES)} only; save it with transformers' "
-                f"{self.model_class}.save_pretrained to run it here"
+                f"{self.name}: {checkpoint.source} is a PEFT adapter (or a colpali-engine model), which "
+                f"pagebench merges for {' and '.join(FAMILIES)} only; merge it into its base "
+                f"(peft's merge_and_unload) and save it with {self.model_class}.save_pretrained"
             )
         folder, commit = snapshot_folder(checkpoint, self.name)
         self.resolved_revision = commit
