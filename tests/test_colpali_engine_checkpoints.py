@@ -322,3 +322,42 @@ def test_downloading_an_adapter_fetches_its_base_too(engine_checkpoints, tmp_pat
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
     folders = download_checkpoint("vidore/colpali-v1.3", None, "colpali")
     assert [folder.name for folder in folders] == ["d" * 40, "c" * 40]
+
+
+def test_an_adapter_with_its_head_may_sit_on_the_plain_backbone(engine_checkpoints, tmp_path):
+    """Trained from e.g. Qwen/Qwen2-VL-2B-Instruct, with custom_text_proj saved whole."""
+    from safetensors.torch import load_file, save_file
+
+    built = engine_checkpoints["colqwen2"]
+    plain = tmp_path / "qwen2-vl-instruct"
+    plain.mkdir()
+    weights = load_file(str(built["engine"] / "model.safetensors"))
+    save_file(
+        {k: v for k, v in weights.items() if "custom_text_proj" not in k}, str(plain / "model.safetensors")
+    )
+    (plain / "config.json").write_text((built["engine"] / "config.json").read_text())
+    for name in ("tokenizer.json", "tokenizer_config.json", "processor_config.json"):
+        if (built["engine"] / name).is_file():
+            (plain / name).write_bytes((built["engine"] / name).read_bytes())
+    adapter = layouts.build_colpali_engine_adapter(
+        tmp_path / "adapter", built["engine"], "colqwen2", head_trained_whole=True
+    )
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    (adapter / "adapter_config.json").write_text(
+        json.dumps({**config, "base_model_name_or_path": str(plain)})
+    )
+
+    retriever = registry.create(
+        "colqwen2", RetrieverOptions(checkpoint=str(adapter), dtype="float32", device="cpu")
+    )
+    ours = retriever.model.state_dict()
+    for key, tensor in native_with_adapter_merged("colqwen2", built, adapter).state_dict().items():
+        torch.testing.assert_close(ours[key], tensor, rtol=1e-6, atol=1e-6, msg=key)
+    # LoRA on a head the base does not have cannot be merged
+    lora_only = layouts.build_colpali_engine_adapter(tmp_path / "lora-only", built["engine"], "colqwen2")
+    config = json.loads((lora_only / "adapter_config.json").read_text())
+    (lora_only / "adapter_config.json").write_text(
+        json.dumps({**config, "base_model_name_or_path": str(plain)})
+    )
+    with pytest.raises(PagebenchError, match="without colpali-engine's custom_text_proj head"):
+        registry.create("colqwen2", RetrieverOptions(checkpoint=str(lora_only), device="cpu"))

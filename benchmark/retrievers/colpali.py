@@ -27,6 +27,7 @@ from benchmark.retrievers.colpali_engine_format import (
     ADAPTER_CONFIG,
     ENGINE_BACKBONES,
     FAMILIES,
+    adapter_head,
     folder_layout,
     load_engine_model,
     merge_engine_adapter,
@@ -127,7 +128,7 @@ class ColPaliRetriever(EmbeddingRetriever):
                     f"{self.name}: the base model of {folder} ({base.source}) is itself an adapter"
                 )
             if base_layout == "engine":
-                model = load_engine_model(self.base_folder, family, float32)
+                model = load_engine_model(self.base_folder, family, float32, head=adapter_head(folder))
             else:
                 read_config(base, {self.model_type}, self.name, hint=_other_retriever_hint)
                 model_class = getattr(transformers, self.model_class)

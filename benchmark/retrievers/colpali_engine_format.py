@@ -119,12 +119,17 @@ def read_adapter_config(folder: Path, family: str) -> dict:
     return config
 
 
-def load_engine_model(folder: Path, family: EngineFamily, dtype):
-    """A full colpali-engine checkpoint folder as transformers' retrieval model."""
+def load_engine_model(folder: Path, family: EngineFamily, dtype, head: dict | None = None):
+    """A full colpali-engine checkpoint folder as transformers' retrieval model.
+
+    `head`: the projection head an adapter trained whole (see `adapter_head`), which
+    lets the base be the plain backbone (e.g. Qwen/Qwen2-VL-2B-Instruct), without one."""
     import transformers
     from transformers.initialization import no_init_weights
 
     state = _read_safetensors(folder, family.name)
+    if head and not any(key.startswith(ENGINE_HEAD) for key in state):
+        state.update({ENGINE_HEAD + name: tensor for name, tensor in head.items()})
     if not any(key.startswith(ENGINE_HEAD) for key in state):
         raise PagebenchError(
             f"{family.name}: {folder} holds a plain {_json(folder / 'config.json').get('model_type')} "
@@ -162,6 +167,26 @@ def _load_renamed(model, state: dict, family: EngineFamily, folder: Path) -> Non
             f"{family.name}: {folder} lacks weights for {missing[0]!r} ({len(missing)} missing)"
         )
     model.load_state_dict(renamed, strict=True)
+
+
+def adapter_head(folder: Path) -> dict:
+    """The projection head's parameters if the adapter trained it whole (peft's
+    modules_to_save) rather than adapting it with LoRA; else empty."""
+    from safetensors import SafetensorError, safe_open
+
+    head = {}
+    try:
+        with safe_open(str(folder / ADAPTER_WEIGHTS), framework="pt") as weights:
+            for key in weights.keys():
+                module, part = _split_adapter_key(key)
+                if module in (ENGINE_HEAD.rstrip("."), NATIVE_HEAD.rstrip(".")) and part in (
+                    "weight",
+                    "bias",
+                ):
+                    head[part] = weights.get_tensor(key)
+    except (SafetensorError, OSError):
+        return {}  # merge_engine_adapter names the damaged file
+    return head
 
 
 def merge_engine_adapter(model, folder: Path, adapter_config: dict, family: EngineFamily):
