@@ -4,10 +4,13 @@
     pagebench run --task debian-faq-en --retriever colpali --checkpoint /tmp/tiny-colpali
 
 Each is built with the same transformers classes as the published checkpoint
-(ColPali, ColQwen2, PaliGemma for BiPali, SigLIP for BiSigLIP), a word-level tokenizer trained on
-the bundled Debian FAQ questions, 64-pixel images and 2-layer towers, then saved
+(ColPali, ColQwen2 and ColQwen2.5, ColModernVBert, PaliGemma for BiPali, SigLIP for BiSigLIP), a
+word-level tokenizer trained on the bundled Debian FAQ questions, 64-pixel images and
+2-layer towers, then saved
 with `save_pretrained`: loading it exercises exactly the code path of a real
 checkpoint, in a second, with no network. Scores are those of random weights.
+
+The same tiny models in colpali-engine's layout: benchmark.devtools.engine_checkpoints.
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ def build_bipali(folder: Path, adapter_folder: Path | None = None) -> Path:
     return folder
 
 
-def build_colqwen2(folder: Path) -> Path:
+def build_colqwen2(folder: Path, backbone: str = "qwen2_vl") -> Path:
+    """ColQwen2 over Qwen2-VL, or (`backbone="qwen2_5_vl"`) ColQwen2.5 over Qwen2.5-VL."""
     from transformers import (
         ColQwen2Config,
         ColQwen2ForRetrieval,
         ColQwen2Processor,
+        Qwen2_5_VLConfig,
         Qwen2VLConfig,
         Qwen2VLImageProcessor,
     )
@@ -69,7 +74,18 @@ def build_colqwen2(folder: Path) -> Path:
     image_processor = Qwen2VLImageProcessor(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 64)
     processor = ColQwen2Processor(image_processor=image_processor, tokenizer=tokenizer)
     token = tokenizer.convert_tokens_to_ids
-    vlm = Qwen2VLConfig(
+    vision_config = {"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2}
+    if backbone == "qwen2_5_vl":  # windowed attention in all but the last block
+        vision_config = {
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "out_hidden_size": 64,
+            "num_heads": 2,
+            "fullatt_block_indexes": [1],
+        }
+    vlm_config_class = Qwen2_5_VLConfig if backbone == "qwen2_5_vl" else Qwen2VLConfig
+    vlm = vlm_config_class(
         text_config={
             "vocab_size": len(tokenizer),
             "hidden_size": 64,
@@ -81,7 +97,7 @@ def build_colqwen2(folder: Path) -> Path:
             "eos_token_id": token("<|endoftext|>"),
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 6, 6]},
         },
-        vision_config={"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2},
+        vision_config=vision_config,
         image_token_id=token("<|image_pad|>"),
         vision_start_token_id=token("<|vision_start|>"),
         vision_end_token_id=token("<|vision_end|>"),
@@ -89,6 +105,61 @@ def build_colqwen2(folder: Path) -> Path:
     return _save(
         ColQwen2ForRetrieval, ColQwen2Config(vlm_config=vlm, embedding_dim=EMBEDDING_DIM), processor, folder
     )
+
+
+def build_colmodernvbert(folder: Path) -> Path:
+    """ColModernVBert: SigLIP vision (64 px, no image splitting, pixel shuffle 2: 4 image
+    tokens) into a 2-layer ModernBERT."""
+    from transformers import (
+        ColModernVBertConfig,
+        ColModernVBertForRetrieval,
+        ColModernVBertProcessor,
+        Idefics3ImageProcessor,
+    )
+
+    tiles = [f"<row_{row}_col_{col}>" for row in range(1, 7) for col in range(1, 7)]
+    specials = ["<pad>", "<|begin_of_text|>", "<|end_of_text|>", "<unk>", "<fake_token_around_image>"]
+    specials += ["<image>", "<end_of_utterance>", "<global-img>", *tiles]
+    tokenizer = _tokenizer(specials, image_token="<image>", pad_token="<pad>")
+    image_processor = Idefics3ImageProcessor(
+        do_image_splitting=False,
+        size={"longest_edge": IMAGE_SIZE},
+        max_image_size={"longest_edge": IMAGE_SIZE},
+    )
+    processor = ColModernVBertProcessor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4)
+    token = tokenizer.convert_tokens_to_ids
+    text = {
+        "model_type": "modernbert",
+        "vocab_size": len(tokenizer),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "global_attn_every_n_layers": 1,
+        "pad_token_id": token("<pad>"),
+        "bos_token_id": token("<|begin_of_text|>"),
+        "cls_token_id": token("<|begin_of_text|>"),
+        "eos_token_id": token("<|end_of_text|>"),
+        "sep_token_id": token("<|end_of_text|>"),
+    }
+    vision = {
+        "model_type": "siglip_vision_model",
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "image_size": IMAGE_SIZE,
+        "patch_size": 16,
+    }
+    vlm = {
+        "model_type": "modernvbert",
+        "text_config": text,
+        "vision_config": vision,
+        "image_token_id": token("<image>"),
+        "pixel_shuffle_factor": 2,
+    }
+    config = ColModernVBertConfig(vlm_config=vlm, embedding_dim=EMBEDDING_DIM)
+    return _save(ColModernVBertForRetrieval, config, processor, folder)
 
 
 def build_siglip(folder: Path) -> Path:
@@ -112,10 +183,16 @@ def build_siglip(folder: Path) -> Path:
     return _save(SiglipModel, config, processor, folder)
 
 
+def build_colqwen2_5(folder: Path) -> Path:
+    return build_colqwen2(folder, backbone="qwen2_5_vl")
+
+
 # Keyed by the retriever that loads the checkpoint (`--retriever bisiglip --checkpoint DIR`).
 BUILDERS = {
     "colpali": build_colpali,
     "colqwen2": build_colqwen2,
+    "colqwen2.5": build_colqwen2_5,
+    "colmodernvbert": build_colmodernvbert,
     "bipali": build_bipali,
     "bisiglip": build_siglip,
 }

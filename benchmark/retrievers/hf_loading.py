@@ -43,6 +43,16 @@ def locate_checkpoint(checkpoint: str, revision: str | None, retriever: str) -> 
     return Checkpoint(checkpoint, revision, local=False)
 
 
+# colpali-engine families whose backbone transformers has, but no *ForRetrieval class
+FAMILIES_WITHOUT_RETRIEVAL_CLASS = {
+    "idefics3": "ColSmol / ColIdefics3",
+    "smolvlm": "ColSmol",
+    "idefics2": "ColIdefics2",
+    "florence2": "ColFlor",
+    "gemma3": "ColGemma3",
+}
+
+
 def read_config(checkpoint: Checkpoint, expected_types: set[str], retriever: str, hint: str = ""):
     """The checkpoint's config, after checking it is a model this retriever can run."""
     from transformers import AutoConfig
@@ -55,6 +65,16 @@ def read_config(checkpoint: Checkpoint, expected_types: set[str], retriever: str
         raise PagebenchError(
             f"{retriever}: cannot read the config of {checkpoint.source!r}: {first_line}"
         ) from None
+    if config.model_type in FAMILIES_WITHOUT_RETRIEVAL_CLASS and config.model_type not in expected_types:
+        import transformers
+
+        raise PagebenchError(
+            f"{retriever}: {checkpoint.source!r} is a {FAMILIES_WITHOUT_RETRIEVAL_CLASS[config.model_type]} "
+            f"checkpoint ({config.model_type!r} backbone): transformers {transformers.__version__} has no "
+            "retrieval class for it (it has ColPali, ColQwen2 and ColModernVBert), so pagebench cannot "
+            "run it; that needs such a class in transformers, or a retriever plugin that loads it "
+            "with colpali-engine"
+        )
     if config.model_type not in expected_types:
         raise PagebenchError(
             f"{retriever}: {checkpoint.source!r} holds a {config.model_type!r} model, "
@@ -96,3 +116,62 @@ def quiet_transformers() -> None:
     from transformers.utils import logging
 
     logging.set_verbosity_error()
+
+
+# Files a colpali-engine checkpoint needs: configs, weights, tokenizer and processor
+# files. A training run's optimizer and RNG states (optimizer.pt, rng_state.pth) are
+# large and never read.
+SNAPSHOT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
+
+
+def hub_file(checkpoint: Checkpoint, filename: str, retriever: str) -> Path | None:
+    """One file of a hub checkpoint (cached), or None if the repository has no such file."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(checkpoint.source, filename, revision=checkpoint.revision))
+    except EntryNotFoundError:
+        return None
+    except OSError as error:
+        raise PagebenchError(
+            f"{retriever}: cannot fetch {filename} of {checkpoint.source!r}: {error}"
+        ) from None
+
+
+def snapshot_folder(checkpoint: Checkpoint, retriever: str) -> tuple[Path, str | None]:
+    """A local folder holding the checkpoint, and the commit it came from (None for a folder)."""
+    if checkpoint.local:
+        return Path(checkpoint.source), None
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(
+            snapshot_download(
+                checkpoint.source, revision=checkpoint.revision, allow_patterns=SNAPSHOT_PATTERNS
+            )
+        )
+    except OSError as error:
+        raise PagebenchError(
+            f"{retriever}: cannot fetch {checkpoint.source!r} from the hub: {error}"
+        ) from None
+    return folder, folder.name  # the hub cache names each snapshot folder by its commit
+
+
+def download_checkpoint(checkpoint: str, revision: str | None, retriever: str) -> list[Path]:
+    """Fetch a hub checkpoint into the hub cache for a later offline run: its files and,
+    for a PEFT adapter, its base model's (a colpali-engine adapter is useless without
+    it). Returns the snapshot folders, the checkpoint's first; a local folder is
+    returned as it is, with its adapter's base fetched if that is a hub id."""
+    import json
+
+    located = locate_checkpoint(checkpoint, revision, retriever)
+    folder, _ = snapshot_folder(located, retriever)
+    folders = [folder]
+    adapter_config = folder / "adapter_config.json"
+    if adapter_config.is_file():
+        config = json.loads(adapter_config.read_text(encoding="utf-8"))
+        base = config.get("base_model_name_or_path")
+        if base:
+            folders += download_checkpoint(base, config.get("revision"), retriever)
+    return folders

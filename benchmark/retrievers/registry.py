@@ -70,6 +70,12 @@ BUILTIN = (
         "ColQwen2 late interaction, ColQwen2ForRetrieval (default vidore/colqwen2-v1.0-hf)",
     ),
     RetrieverEntry(
+        "colmodernvbert",
+        "benchmark.retrievers.colmodernvbert:ColModernVBertRetriever",
+        "ColModernVBert late interaction, ColModernVBertForRetrieval "
+        "(default ModernVBERT/colmodernvbert-merged)",
+    ),
+    RetrieverEntry(
         "bipali",
         "benchmark.retrievers.bipali:BiPaliRetriever",
         "PaliGemma mean-pooled to one vector; PEFT adapters on their base (default vidore/bipali)",
