@@ -187,7 +187,8 @@ def build_colqwen2_5(folder: Path) -> Path:
     return build_colqwen2(folder, backbone="qwen2_5_vl")
 
 
-# Keyed by the retriever that loads the checkpoint (`--retriever bisiglip --checkpoint DIR`).
+# Keyed by the retriever that loads the checkpoint (`--retriever bisiglip --checkpoint DIR`),
+# or by a backbone variant of it (LOADED_BY).
 BUILDERS = {
     "colpali": build_colpali,
     "colqwen2": build_colqwen2,
@@ -197,6 +198,7 @@ BUILDERS = {
     "bisiglip": build_siglip,
 }
 ALIASES = {"siglip": "bisiglip"}  # the name the builder once had, still accepted
+LOADED_BY = {"colqwen2.5": "colqwen2"}  # a backbone variant: built apart, loaded by its family
 
 
 def _colpali_processor():
