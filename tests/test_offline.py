@@ -344,3 +344,19 @@ def test_a_probe_that_hangs_counts_as_unreachable_within_the_wait(monkeypatch):
         assert time.perf_counter() - clock < 2
     finally:
         release.set()
+
+
+def test_an_unreachable_hub_fails_a_hub_checkpoint_at_once(tmp_path):
+    """transformers retried each checkpoint file for about 28 s; the one probe answers."""
+    completed, seconds = _pagebench(
+        tmp_path,
+        *("run", "--task", "debian-faq-en", "--retriever", "colpali"),
+        *("--checkpoint", "vidore/colpali-v1.3-hf"),
+        HF_ENDPOINT=CLOSED_PORT,
+    )
+    err = completed.stderr
+    assert completed.returncode == 2, err
+    assert "Retrying" not in err and seconds < 25, (seconds, err[-2000:])
+    hub = f"the Hugging Face hub ({CLOSED_PORT}) cannot be reached"
+    assert f"checkpoint 'vidore/colpali-v1.3-hf': {hub}" in err
+    assert "pagebench download --retriever colpali --checkpoint vidore/colpali-v1.3-hf" in err

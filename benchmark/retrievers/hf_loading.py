@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.core.errors import PagebenchError
+from benchmark.core.hub_access import hub_endpoint, hub_offline, hub_unreachable_reason, offline_advice
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,23 @@ def locate_checkpoint(checkpoint: str, revision: str | None, retriever: str) -> 
         raise PagebenchError(
             f"{retriever}: checkpoint {checkpoint!r} is not a folder (nor a hub id like 'org/name')"
         )
+    _hub_answers(checkpoint, retriever)
     return Checkpoint(checkpoint, revision, local=False)
+
+
+def _hub_answers(checkpoint: str, retriever: str) -> None:
+    """Fail at once when the hub cannot be reached (one probe per process), instead of
+    after transformers' retries for each file (about 28 s). In offline mode the libraries
+    read their cache and say themselves what is missing."""
+    if hub_offline():
+        return
+    reason = hub_unreachable_reason()
+    if reason:
+        download = f"pagebench download --retriever {retriever} --checkpoint {checkpoint}"
+        raise PagebenchError(
+            f"{retriever}: checkpoint {checkpoint!r}: the Hugging Face hub ({hub_endpoint()}) cannot be "
+            f"reached ({reason}); {offline_advice(download)}"
+        )
 
 
 # colpali-engine families whose backbone transformers has, but no *ForRetrieval class
