@@ -129,8 +129,10 @@ def cluster_backend(device: str) -> str:
 
 def rank_device(cluster: Cluster | None, device: str) -> str:
     """Each rank's --device: its own GPU (`cuda:<local rank>`) when on CUDA."""
-    resolve_device(device)  # a bad --device fails here
-    if cluster is None or cluster.backend != "nccl":
+    if cluster is None:  # the retriever resolves it: a text baseline runs without torch installed
+        return device
+    resolve_device(device)  # under torchrun a bad --device fails here, inside the ranks' check-in
+    if cluster.backend != "nccl":
         return device
     return f"cuda:{cluster.local_rank}"
 
