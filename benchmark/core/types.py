@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 from PIL.Image import Image
 
 Qrels = dict[str, dict[str, int]]
@@ -69,3 +70,13 @@ class Corpus:
     def n_pages(self) -> int:
         """Distinct pages (fewer than entries when QA rows repeat a page)."""
         return len(set(self.qrels_ids))
+
+
+@dataclass(frozen=True)
+class TokenMap:
+    """Where one query token matched one page, as the ColPali paper's interpretability
+    figures show it: the token's similarity to each image patch, on the page's patch grid
+    (`grid[row, column]`, float32); its largest value is the token's MaxSim contribution."""
+
+    token: str
+    grid: np.ndarray
