@@ -128,3 +128,16 @@ def test_results_json_never_holds_nan():
     parameters = document.retriever.model_copy(update={"parameters": {"k1": float("nan")}})
     with pytest.raises(ValueError, match="JSON compliant"):
         document.model_copy(update={"retriever": parameters}).to_json()
+
+
+def test_a_key_with_a_newline_is_named_on_one_line(tmp_path):
+    """Found by hypothesis: a per-query key holding a newline split the error message."""
+    document = json.loads(TEMPLATE.read_text(encoding="utf-8"))
+    first_query = next(iter(document["per_query"]))
+    document["per_query"][first_query]["\n"] = {}
+    path = tmp_path / "task.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ResultsFileError) as raised:
+        read_result(path)
+    message = str(raised.value)
+    assert "\n" not in message and f"per_query.{first_query}.\\n" in message

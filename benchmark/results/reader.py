@@ -63,7 +63,9 @@ def _first_problem(error: ValidationError) -> str:
     """`field 'efficiency.index_s': Input should be a valid number (got 'fast')`, and how many more."""
     problems = error.errors(include_url=False)
     first = problems[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(the whole file)"
+    # a key from the file may hold a newline or a control character: escaped, one line
+    where = ".".join(str(part) for part in first["loc"]).encode("unicode_escape").decode("ascii")
+    where = where or "(the whole file)"
     got = "" if first["type"] == "missing" else f" (got {_short(first.get('input'))})"
     more = f"; and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
     return f"field '{where}': {first['msg']}{got}{more}"
