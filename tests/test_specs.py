@@ -90,3 +90,15 @@ def test_language_variant_and_did_you_mean():
         resolve_task("docvqaa")
     with pytest.raises(UnknownNameError, match="does not exist"):
         resolve_task("./no-such-folder")
+
+
+def test_a_field_name_with_a_newline_is_named_on_one_line(tmp_path):
+    spec = tmp_path / "odd.toml"
+    spec.write_text(
+        'name = "odd"\nsuite = "s"\ndescription = "d"\nformat = "local"\npath = "."\n'
+        'languages = ["en"]\n"bad\\nkey" = 1\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError) as raised:
+        load_spec_file(spec)
+    assert "\n" not in str(raised.value) and "field 'bad\\nkey': unknown field" in str(raised.value)

@@ -119,7 +119,8 @@ def parse_spec(raw: dict[str, Any], source_file: Path | None, *, base_dir: Path 
         raise SpecError(f"{where}: expected a table of fields")
 
     def fail(field_name: str, problem: str) -> SpecError:
-        return SpecError(f"{where}: field '{field_name}': {problem}")
+        shown = field_name.encode("unicode_escape").decode("ascii")  # a key may hold a newline
+        return SpecError(f"{where}: field '{shown}': {problem}")
 
     _check_fields(raw, fail)
     _check_values(raw, fail)
