@@ -463,3 +463,18 @@ def test_a_disk_that_fills_up_during_a_command_is_a_named_error_not_a_bug(cli, t
     assert code == 2, out + err
     assert "leaderboard.md: No space left on device" in err
     assert "internal error" not in err
+
+
+def test_check_and_compare_take_an_output_folder_holding_one_run(cli, tmp_path):
+    """`pagebench check --baseline runs --current runs`: the folder --output-dir wrote holds
+    one run, which is meant (and named); with several, naming one is still required."""
+    runs = tmp_path / "runs"
+    code, _, err = cli("run", "--suite", "debian-faq", "--retriever", "bm25-ocr", "--output-dir", runs)
+    assert code == 0, err
+    code, out, err = cli("check", "--baseline", REPO / "results" / "bm25-ocr", "--current", runs)
+    assert code == 0, out + err
+    assert f"{runs} holds one run, bm25-ocr: reading it" in err and out.count("ok ") == 2
+    code, out, err = cli("compare", REPO / "results" / "bm25-ocr", runs)
+    assert code == 0, out + err
+    code, _, err = cli("compare", REPO / "results", runs)  # two runs in results/: still an error
+    assert code == 2 and "holds the runs bm25-ocr, dense-ocr: name one of them" in err

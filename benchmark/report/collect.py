@@ -7,12 +7,15 @@ the leaderboard) a folder of run folders.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.core.errors import PagebenchError
 from benchmark.results.reader import read_result
 from benchmark.results.schema import ResultsFile
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ def read_run(path: Path) -> dict[str, StoredResult]:
             inner = sorted(
                 child.name for child in path.iterdir() if child.is_dir() and any(child.glob("*.json"))
             )
+            if len(inner) == 1:  # an --output-dir holding one run: that run is meant
+                log.info("%s holds one run, %s: reading it", path, inner[0])
+                return read_run(path / inner[0])
             hint = f"; it holds the runs {', '.join(inner)}: name one of them" if inner else ""
             raise PagebenchError(f"{path}: no results files (<task>.json) in this folder{hint}")
     else:
