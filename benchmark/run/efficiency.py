@@ -34,33 +34,26 @@ def efficiency_report(
         page_batch_size=settings.batch_size,
         query_batch_size=described.get("parameters", {}).get("batch_size", settings.batch_size),
         model_parameters=described.get("model_parameters"),
-        **{key: _rounded(value) for key, value in extra.items()},
-        index_s=_rounded(indexing.total_s),
-        index_pages_per_s=_rounded(indexing.pages_per_s),
-        index_ms_per_page=_rounded(indexing.ms_per_page),
+        **extra,
+        index_s=indexing.total_s,
+        index_pages_per_s=indexing.pages_per_s,
+        index_ms_per_page=indexing.ms_per_page,
         index_warm_up_batch_excluded=indexing.warm_up_excluded,
         latency_sample_queries=len(latency.query_encode_ms),
-        query_ms_p50=_rounded(percentile(latency.query_ms, 50)),
-        query_ms_p95=_rounded(percentile(latency.query_ms, 95)),
-        query_encode_ms_p50=_rounded(percentile(latency.query_encode_ms, 50)),
-        query_encode_ms_p95=_rounded(percentile(latency.query_encode_ms, 95)),
-        query_encode_ms_p99=_rounded(percentile(latency.query_encode_ms, 99)),
-        search_ms_p50=_rounded(search_p50),
-        search_ms_p95=_rounded(percentile(latency.search_ms, 95)),
-        search_ms_per_1000_pages=_rounded(
-            _ratio(search_p50 * 1000, n_pages) if search_p50 is not None else None
-        ),
-        peak_rss_mb=_rounded(memory.peak_bytes / 2**20),
-        peak_accelerator_mb=_rounded(accelerator_peak_mb(device)),
+        query_ms_p50=percentile(latency.query_ms, 50),
+        query_ms_p95=percentile(latency.query_ms, 95),
+        query_encode_ms_p50=percentile(latency.query_encode_ms, 50),
+        query_encode_ms_p95=percentile(latency.query_encode_ms, 95),
+        query_encode_ms_p99=percentile(latency.query_encode_ms, 99),
+        search_ms_p50=search_p50,
+        search_ms_p95=percentile(latency.search_ms, 95),
+        search_ms_per_1000_pages=_ratio(search_p50 * 1000, n_pages) if search_p50 is not None else None,
+        peak_rss_mb=memory.peak_bytes / 2**20,
+        peak_accelerator_mb=accelerator_peak_mb(device),
         index_bytes_total=index_bytes,
-        index_bytes_per_page=_rounded(_ratio(index_bytes, n_pages) if index_bytes is not None else None),
+        index_bytes_per_page=_ratio(index_bytes, n_pages) if index_bytes is not None else None,
     )
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
-
-
-def _rounded(value):
-    """Four significant digits: measurements are not more precise than that."""
-    return float(f"{value:.4g}") if isinstance(value, float) else value
