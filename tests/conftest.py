@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from benchmark.cli import main
 from benchmark.tasks.beir import BEIR_FOLDER_CARD
+from tests.browser import _browser_session, browser  # noqa: F401  (fixtures, for every test)
 
 
 def page_image(words: str = "", size: tuple[int, int] = (640, 200)) -> Image.Image:

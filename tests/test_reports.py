@@ -478,3 +478,80 @@ def test_check_and_compare_take_an_output_folder_holding_one_run(cli, tmp_path):
     assert code == 0, out + err
     code, _, err = cli("compare", REPO / "results", runs)  # two runs in results/: still an error
     assert code == 2 and "holds the runs bm25-ocr, dense-ocr: name one of them" in err
+
+
+# --- the leaderboard's plots, as a user reads them (issue 15) --------------------------
+
+
+def debian_faq_table(root: Path):
+    fixture_results(root)
+    # a run far below the others: its bars are the short ones a legend in the axes hid
+    two_task_run(root, "weak", [0.05] * 10, [0.02] * 10, efficiency={"query_ms_p50": 2.0})
+    return _debian_faq(root)
+
+
+def _debian_faq(root: Path):
+    from benchmark.report.collect import read_results
+    from benchmark.report.leaderboard import entries_from, suite_tables
+
+    tables = suite_tables(entries_from(read_results([root]), []), all_specs())
+    (table,) = [t for t in tables if t.suite == "debian-faq"]
+    return table
+
+
+def test_task_bars_keep_the_legend_off_the_bars_and_label_each_bar(tmp_path):
+    from benchmark.report.plots import task_scores_figure
+
+    table = debian_faq_table(tmp_path / "results")
+    figure = task_scores_figure(table)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    (axes,) = figure.axes
+    legend = figure.legends[0] if figure.legends else axes.get_legend()
+    legend_box = legend.get_window_extent(renderer)
+    bars = [bar for container in axes.containers for bar in container]
+    assert len(bars) == len(table.tasks) * len(table.grid)
+    covered = [bar for bar in bars if legend_box.overlaps(bar.get_window_extent(renderer))]
+    assert not covered, f"the legend covers {len(covered)} bars"
+    values = sorted(text.get_text() for text in axes.texts)
+    scores = [100 * table.grid.loc[key, task] for key in table.grid.index for task in table.tasks]
+    assert values == sorted("–" if math.isnan(v) else f"{v:.1f}" for v in scores)
+    assert "–" in values  # the partial run has no French score: a dash, not a bar reading 0
+    assert axes.get_title() == "debian-faq: nDCG@5 per task"
+    assert axes.get_ylabel() == "nDCG@5 ×100"
+
+
+def test_bytes_axis_ticks_read_as_sizes_and_left_out_runs_are_named(tmp_path):
+    from benchmark.report.plots import COST_AXES, quality_vs_cost_figure
+
+    root = tmp_path / "results"
+    debian_faq_table(root)
+    two_task_run(root, "big", [0.5] * 10, [0.5] * 10, efficiency={"index_bytes_total": 900_000_000})
+    two_task_run(root, "unsized", [0.5] * 10, [0.5] * 10, efficiency={"index_bytes_total": None})
+    table = _debian_faq(root)
+    by_key = {axis.key: axis for axis in COST_AXES}
+    figure, left_out = quality_vs_cost_figure(table, by_key["bytes_per_page"])
+    figure.canvas.draw()
+    (axes,) = figure.axes
+    low, high = axes.get_xlim()
+    labels = zip(axes.get_xticklabels(), axes.get_xticks(), strict=True)
+    ticks = [label.get_text() for label, at in labels if low <= at <= high]
+    assert len(ticks) >= 2 and all(t.endswith((" B", " KB", " MB", " GB")) for t in ticks), ticks
+    assert not any("10^" in t or "$" in t for t in ticks), ticks
+    assert axes.get_ylabel() == "average nDCG@5 ×100"
+    assert left_out == {"partial": "incomplete, 1/2 tasks", "unsized": "not measured"}
+    notes = [text.get_text() for text in axes.texts if text.get_text().startswith("not shown")]
+    assert notes == ["not shown: partial (incomplete, 1/2 tasks); unsized (not measured)"]
+
+
+def test_leaderboard_captions_name_the_runs_a_scatter_leaves_out(cli, tmp_path, monkeypatch):
+    fixture_results(tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    assert cli("leaderboard", "results")[0] == 0
+    markdown = (tmp_path / "leaderboard.md").read_text()
+    assert "![nDCG@5 per task, debian-faq](leaderboard/debian-faq-tasks.png)" in markdown
+    assert (
+        "![debian-faq: average nDCG@5 against query latency p50 in ms, encode + search; "
+        "not shown: partial (incomplete, 1/2 tasks)](leaderboard/debian-faq-quality-vs-latency.png)"
+    ) in markdown
+    assert "ndcg_at_5 per task" not in markdown
