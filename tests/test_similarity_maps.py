@@ -166,5 +166,25 @@ def test_provider_names_an_unknown_page(retriever, task):
 def test_a_retriever_without_patches_has_no_maps(task):
     bm25 = create("bm25-ocr", RetrieverOptions())
     assert make_provider(bm25, task, None) is None
-    with pytest.raises(PagebenchError, match="bm25-ocr: similarity maps need a late-interaction retriever"):
+    needs = "bm25-ocr: no similarity maps: they need a late-interaction retriever"
+    with pytest.raises(PagebenchError, match=needs):
         token_maps(bm25, QUERY, {"page-001": Image.new("RGB", (64, 64))})
+
+
+@pytest.mark.parametrize("retriever", ["colmodernvbert"], indirect=True)  # its processor can split pages
+def test_a_page_split_into_tiles_has_no_maps(retriever, monkeypatch, task):
+    monkeypatch.setattr(retriever.processor.image_processor, "do_image_splitting", True)
+    assert make_provider(retriever, task, None) is None
+    split = "colmodernvbert: no similarity maps: .* splits pages into tiles"
+    with pytest.raises(PagebenchError, match=split):
+        token_maps(retriever, QUERY, {"page-001": Image.new("RGB", (64, 64))})
+
+
+def test_vectors_cached_by_another_configuration_are_refused(retriever, tmp_path):
+    from benchmark.feed.embedding_cache import EmbeddingCache, page_content_key
+
+    image = Image.new("RGB", (64, 64), (10, 20, 30))
+    cache = EmbeddingCache(tmp_path, {"test": "another configuration"})
+    cache.store([page_content_key(image=image)], [retriever.torch.ones(3, 128)])
+    with pytest.raises(PagebenchError, match="page 'odd': 3 page vectors for a .*-token page sequence"):
+        token_maps(retriever, QUERY, {"odd": image}, cache=cache)

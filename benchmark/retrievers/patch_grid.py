@@ -49,16 +49,29 @@ class QueryTokens:
 
 def has_patch_grid(retriever) -> bool:
     """Whether similarity maps can be drawn for this retriever's pages."""
-    return getattr(retriever, "model_type", None) in MAPPED_MODEL_TYPES and hasattr(retriever, "processor")
+    return _why_no_grid(retriever) is None
 
 
 def check_has_patch_grid(retriever) -> None:
-    if not has_patch_grid(retriever):
+    reason = _why_no_grid(retriever)
+    if reason is not None:
         name = getattr(retriever, "name", type(retriever).__name__)
-        raise PagebenchError(
-            f"{name}: similarity maps need a late-interaction retriever with image patches "
+        raise PagebenchError(f"{name}: no similarity maps: {reason}")
+
+
+def _why_no_grid(retriever) -> str | None:
+    name = getattr(retriever, "name", type(retriever).__name__)
+    model_type = getattr(retriever, "model_type", None)
+    if model_type not in MAPPED_MODEL_TYPES or not hasattr(retriever, "processor"):
+        return (
+            f"they need a late-interaction retriever with image patches "
             f"({', '.join(MAPPED_MODEL_TYPES)}); {name} has no per-patch page vectors"
         )
+    if retriever.model_type == "colmodernvbert" and getattr(
+        retriever.processor.image_processor, "do_image_splitting", False
+    ):
+        return "its processor splits pages into tiles, whose patches pagebench does not lay out on one grid"
+    return None
 
 
 def page_patch_layout(retriever, image, page_id: str) -> PatchLayout:
