@@ -76,7 +76,9 @@ class Corpus:
 class TokenMap:
     """Where one query token matched one page, as the ColPali paper's interpretability
     figures show it: the token's similarity to each image patch, on the page's patch grid
-    (`grid[row, column]`, float32); its largest value is the token's MaxSim contribution."""
+    (`grid[row, column]`, float32). Its largest value is the token's MaxSim contribution
+    unless a vector of the page's text prompt (which has no place on the grid) matched the
+    token better."""
 
     token: str
     grid: np.ndarray
