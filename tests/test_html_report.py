@@ -180,3 +180,20 @@ def test_similarity_maps_come_from_the_provider(bm25_run):
     assert {token for token, _ in maps} == {"debian", "package"}
     assert len(maps) == 2 * sum(len(pages) for _, pages in asked)
     _decodes(maps[0][1])
+
+
+def test_a_local_folder_run_shows_its_pages_and_language(cli, tmp_path):
+    from tests.conftest import make_local_folder
+
+    folder = make_local_folder(
+        tmp_path / "my-pages",
+        {"p1": "debian archive mirror", "p2": "printer driver setup", "p3": "kernel boot loader"},
+        {"q1": "archive mirror", "q2": "boot loader kernel", "q3": "sound card"},
+        [("q1", "p1", 1), ("q2", "p3", 1), ("q3", "p2", 1)],
+    )
+    code, _, err = cli("run", "--task", folder, "--retriever", "bm25-ocr", "--output-dir", tmp_path / "runs")
+    assert code == 0, err
+    html = _report(cli, tmp_path, tmp_path / "runs" / "bm25-ocr")
+    entries = re.findall(r'<li class="worst-query" data-query="(\w+)" data-language="(\w*)"', html)
+    assert entries[0][0] == "q3" and {language for _, language in entries} == {"en"}
+    assert 'data-page="p2"' in html  # q3's gold page, loaded from the folder

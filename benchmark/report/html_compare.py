@@ -21,10 +21,9 @@ def compare_losses(run_a: TaskRun, run_b: TaskRun, metric: str, thumbs_a, thumbs
     label = escape(metric_label(metric))
     items = []
     for query_id, delta in losses:
-        query = run_a.queries.get(query_id)
         items.append(
             f'<li class="compare-loss" data-query="{escape(query_id)}" '
-            f'data-language="{escape((query.language if query else None) or "")}" data-delta="{delta:.4f}">'
+            f'data-language="{escape(run_a.language_of(query_id))}" data-delta="{delta:.4f}">'
             f"{query_heading(run_a, query_id)}"
             f'<div class="meta">{escape(query_id)} · {label} B − A {delta:+.4f}</div><div class="side">'
             f"<div><b>A: {escape(run_a.result.run_name)}</b>{top_pages(run_a, thumbs_a, query_id)}</div>"

@@ -150,13 +150,12 @@ def _worst_queries(task_run: TaskRun, per_query: dict[str, float], metric: str, 
         gold = task_run.gold_page(query_id)
         rank = task_run.rank_of(query_id, gold) if gold else None
         rank_text = f"rank {rank}" if rank else "not retrieved"
-        query = task_run.queries.get(query_id)
         gold_figure = (
             page_figure(thumbnails, gold, f"gold {escape(gold)}<br>{rank_text}", "gold") if gold else ""
         )
         items.append(
             f'<li class="worst-query" data-query="{escape(query_id)}" '
-            f'data-language="{escape((query.language if query else None) or "")}" '
+            f'data-language="{escape(task_run.language_of(query_id))}" '
             f'data-ndcg="{per_query[query_id]:.4f}" data-gold-rank="{rank or "none"}">'
             f"{query_heading(task_run, query_id)}"
             f'<div class="meta">{escape(query_id)} · {escape(metric_label(metric))} '

@@ -44,6 +44,15 @@ class TaskRun:
             positions.setdefault(page_id, position)
         return positions
 
+    def language_of(self, query_id: str) -> str:
+        """The query's language; a task that records none per query has its one language
+        (so the language filter never hides a query for lack of a tag)."""
+        query = self.queries.get(query_id)
+        if query is not None and query.language:
+            return query.language
+        languages = self.result.document.task.languages
+        return self.result.document.task.query_language or (languages[0] if len(languages) == 1 else "")
+
     def rank_of(self, query_id: str, page_id: str) -> int | None:
         """1-based rank of a page in a query's ranking, None when not retrieved."""
         for rank, (ranked_id, _) in enumerate(self.ranking.get(query_id, []), start=1):
