@@ -197,3 +197,21 @@ def test_a_local_folder_run_shows_its_pages_and_language(cli, tmp_path):
     entries = re.findall(r'<li class="worst-query" data-query="(\w+)" data-language="(\w*)"', html)
     assert entries[0][0] == "q3" and {language for _, language in entries} == {"en"}
     assert 'data-page="p2"' in html  # q3's gold page, loaded from the folder
+
+
+def test_a_query_without_a_language_tag_takes_its_tasks_language(monkeypatch, bm25_run):
+    import dataclasses
+
+    from benchmark.report import run_pages
+
+    loaded = run_pages.load_task
+
+    def untagged(spec):
+        task = loaded(spec)
+        return dataclasses.replace(
+            task, queries=tuple(dataclasses.replace(q, language=None) for q in task.queries)
+        )
+
+    monkeypatch.setattr(run_pages, "load_task", untagged)
+    html = build_report(bm25_run, options=ReportOptions(worst=3))
+    assert re.findall(r'class="worst-query" data-query="\w+" data-language="(\w*)"', html) == ["en"] * 3
