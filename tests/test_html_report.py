@@ -215,3 +215,20 @@ def test_a_query_without_a_language_tag_takes_its_tasks_language(monkeypatch, bm
     monkeypatch.setattr(run_pages, "load_task", untagged)
     html = build_report(bm25_run, options=ReportOptions(worst=3))
     assert re.findall(r'class="worst-query" data-query="\w+" data-language="(\w*)"', html) == ["en"] * 3
+
+
+def test_an_unreadable_page_is_a_placeholder_not_a_failed_report(cli, tmp_path):
+    from tests.conftest import make_local_folder
+
+    folder = make_local_folder(
+        tmp_path / "my-pages",
+        {"p1": "debian archive mirror", "p2": "printer driver setup"},
+        {"q1": "archive mirror", "q2": "sound card"},
+        [("q1", "p1", 1), ("q2", "p2", 1)],
+    )
+    code, _, err = cli("run", "--task", folder, "--retriever", "bm25-ocr", "--output-dir", tmp_path / "runs")
+    assert code == 0, err
+    (folder / "pages" / "p2.png").write_bytes(b"not a png")
+    html = _report(cli, tmp_path, tmp_path / "runs" / "bm25-ocr")
+    assert '<figure class="missing" data-page="p2">(page p2 unreadable)' in html
+    assert re.search(r'data-page="p1"><img class="thumbnail"', html)

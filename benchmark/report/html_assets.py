@@ -44,7 +44,7 @@ SCRIPT = """
     var task=value("filter-task"),lang=value("filter-language"),metric=value("filter-metric");
     document.querySelectorAll("section.task").forEach(function(s){
       var langs=(s.dataset.language||"").split(" ");
-      s.hidden=(task&&s.dataset.task!==task)||(lang&&langs.indexOf(lang)<0);
+      s.hidden=!!((task&&s.dataset.task!==task)||(lang&&langs.indexOf(lang)<0));
     });
     document.querySelectorAll("[data-query][data-language]").forEach(function(q){
       q.hidden=!!(lang&&q.dataset.language!==lang);

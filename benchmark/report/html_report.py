@@ -19,7 +19,7 @@ from benchmark.core.vocabulary import metric_label
 from benchmark.evaluation.significance import compare_paired
 from benchmark.report.html_assets import SCRIPT, STYLE, histogram_svg, select
 from benchmark.report.html_compare import compare_losses
-from benchmark.report.html_pages import PageThumbnails, page_figure, query_heading, top_pages
+from benchmark.report.html_pages import PageThumbnails, UnshownPage, page_figure, query_heading, top_pages
 from benchmark.report.run_pages import TaskRun, load_task_runs
 from benchmark.report.thumbnails import SimilarityProvider, token_map_images
 
@@ -179,13 +179,17 @@ def _similarity(task_run: TaskRun, thumbnails, query_id: str, gold: str | None, 
     maps = provider(query.text, pages)
     blocks = []
     for page_id in pages:
-        if not maps.get(page_id) or page_id not in task_run.page_positions:
+        try:
+            page = thumbnails.image(page_id)
+        except UnshownPage:
+            continue
+        if not maps.get(page_id):
             continue
         role = "gold" if page_id == gold else "top-1"
         figures = "".join(
             f'<figure><img class="thumbnail similarity-map" alt="{escape(token)}" src="{uri}">'
             f"<figcaption>{escape(token)} ({best:.3g})</figcaption></figure>"
-            for token, uri, best in token_map_images(thumbnails.image(page_id), maps[page_id])
+            for token, uri, best in token_map_images(page, maps[page_id])
         )
         heading = f'<div class="meta">{role} page {escape(page_id)}</div>'
         blocks.append(f'{heading}<div class="pages">{figures}</div>')
