@@ -66,7 +66,7 @@ def histogram_svg(values: Sequence[float], label: str, bins: int = HISTOGRAM_BIN
     counts = [0] * bins
     for value in values:
         counts[min(int(value * bins), bins - 1)] += 1
-    width, height, bar = 40 + bins * 30, 140, 26
+    width, height, bar = 40 + bins * 30, 150, 26  # bars from y=16 (room for the count) to 116
     tallest = max(counts) or 1
     parts = [
         f'<svg class="histogram" width="{width}" height="{height}" role="img" '
@@ -76,12 +76,12 @@ def histogram_svg(values: Sequence[float], label: str, bins: int = HISTOGRAM_BIN
         bar_height = round(100 * count / tallest)
         x = 30 + index * 30
         parts.append(
-            f'<rect x="{x}" y="{110 - bar_height}" width="{bar}" height="{bar_height}">'
+            f'<rect x="{x}" y="{116 - bar_height}" width="{bar}" height="{bar_height}">'
             f"<title>{index / bins:.1f}–{(index + 1) / bins:.1f}: {count} queries</title></rect>"
-            f'<text x="{x + bar / 2}" y="{106 - bar_height}" text-anchor="middle">{count}</text>'
-            f'<text x="{x}" y="124">{index / bins:.1f}</text>'
+            f'<text x="{x + bar / 2}" y="{112 - bar_height}" text-anchor="middle">{count}</text>'
+            f'<text x="{x}" y="130">{index / bins:.1f}</text>'
         )
-    parts.append(f'<text x="30" y="138">{escape(label)} per query (1.0 at the right end)</text></svg>')
+    parts.append(f'<text x="30" y="146">{escape(label)} per query (1.0 at the right end)</text></svg>')
     return "".join(parts)
 
 
