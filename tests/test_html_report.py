@@ -232,3 +232,11 @@ def test_an_unreadable_page_is_a_placeholder_not_a_failed_report(cli, tmp_path):
     html = _report(cli, tmp_path, tmp_path / "runs" / "bm25-ocr")
     assert '<figure class="missing" data-page="p2">(page p2 unreadable)' in html
     assert re.search(r'data-page="p1"><img class="thumbnail"', html)
+
+
+def test_histogram_counts_each_tenth_with_one_in_the_last():
+    from benchmark.report.html_assets import histogram_svg
+
+    svg = histogram_svg([0.0, 0.05, 0.5, 0.95, 1.0], "nDCG@5")
+    counts = [int(n) for n in re.findall(r"<title>[0-9.]+–[0-9.]+: (\d+) queries</title>", svg)]
+    assert counts == [2, 0, 0, 0, 0, 1, 0, 0, 0, 2]

@@ -137,7 +137,7 @@ def _add_report(commands, common) -> None:
         help="an HTML error-analysis report of a run: worst queries with page thumbnails",
         description=(
             "Write one self-contained HTML file (inline styles, script and JPEG thumbnails; works offline) "
-            "for a run folder: per task, the metric table with 95%% paired-bootstrap intervals, the "
+            "for a run folder: per task, the metric table with 95% paired-bootstrap intervals, the "
             "distribution of per-query nDCG@5, the N worst queries with the query text, the gold page and "
             "its rank, and the top-5 pages with their scores; filters for task, language and metric. "
             "With --compare, the queries where RUN_B lost most against RUN, both rankings side by side. "
