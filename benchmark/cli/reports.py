@@ -151,9 +151,14 @@ def _add_report(commands, common) -> None:
     report.add_argument("--compare", type=Path, metavar="RUN_B", help="a second run to compare against RUN")
     report.add_argument("--task", help="only this task of the run")
     report.add_argument(
-        "--worst", type=positive_int, default=20, help="worst queries shown per task (default: %(default)s)"
+        "--worst",
+        type=positive_int,
+        default=defaults.REPORT_WORST_QUERIES,
+        help="worst queries shown per task (default: %(default)s)",
     )
-    report.add_argument("-o", "--output", type=Path, default=Path("report.html"), help="default: %(default)s")
+    report.add_argument(
+        "-o", "--output", type=Path, default=Path(defaults.REPORT_FILE), help="default: %(default)s"
+    )
     report.add_argument(
         "--resamples",
         type=resample_count,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from benchmark.core.defaults import RESAMPLES, STATISTICS_SEED
+from benchmark.core.defaults import REPORT_WORST_QUERIES, RESAMPLES, STATISTICS_SEED
 from benchmark.core.vocabulary import metric_label
 from benchmark.evaluation.significance import compare_paired
 from benchmark.report.html_assets import SCRIPT, STYLE, histogram_svg, select
@@ -26,7 +26,7 @@ from benchmark.report.thumbnails import SimilarityProvider, token_map_images
 log = logging.getLogger(__name__)
 
 WORST_METRIC = "ndcg_at_5"
-DEFAULT_WORST = 20
+DEFAULT_WORST = REPORT_WORST_QUERIES
 TABLE_METRICS = ("ndcg_at_5", "ndcg_at_10", "recall_at_5", "recall_at_10", "map_at_10", "mrr_at_10")
 
 
