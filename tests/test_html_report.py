@@ -170,7 +170,14 @@ def test_similarity_maps_come_from_the_provider(bm25_run):
 
     without = build_report(bm25_run, options=ReportOptions(worst=2))
     assert 'class="similarity-maps"' not in without
-    html = build_report(bm25_run, options=ReportOptions(worst=2, similarity=provider))
+    tasks = []
+
+    def provider_for(document, task):
+        tasks.append((document.retriever.name, task.spec.name))
+        return provider
+
+    html = build_report(bm25_run, options=ReportOptions(worst=2, similarity_for=provider_for))
+    assert tasks == [("bm25-ocr", TASK)]
     assert len(asked) == 2 and all(1 <= len(pages) <= 2 for _, pages in asked)
     sections = re.findall(r'<section class="similarity-maps".*?</section>', html, re.DOTALL)
     assert len(sections) == 2

@@ -10,6 +10,7 @@ network: styles, script and images are inline. Ids for tests: see `html_assets`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -22,6 +23,8 @@ from benchmark.report.html_compare import compare_losses
 from benchmark.report.html_pages import PageThumbnails, UnshownPage, page_figure, query_heading, top_pages
 from benchmark.report.run_pages import TaskRun, load_task_runs
 from benchmark.report.thumbnails import SimilarityProvider, token_map_images
+from benchmark.results.schema import ResultsFile
+from benchmark.tasks.data import TaskData
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +33,19 @@ DEFAULT_WORST = REPORT_WORST_QUERIES
 TABLE_METRICS = ("ndcg_at_5", "ndcg_at_10", "recall_at_5", "recall_at_10", "map_at_10", "mrr_at_10")
 
 
+SimilarityFactory = Callable[[ResultsFile, TaskData], SimilarityProvider | None]
+"""(a task's results file, the loaded task) -> its similarity-map provider, or None."""
+
+
 @dataclass(frozen=True)
 class ReportOptions:
     worst: int = DEFAULT_WORST
     task: str | None = None
     resamples: int = RESAMPLES
     seed: int = STATISTICS_SEED
-    similarity: SimilarityProvider | None = None  # None: no similarity-map section
+    # Per task: the similarity-map provider for that run and task (None: no section), e.g.
+    # `benchmark.run.similarity_maps.make_provider` with the retriever the results file names.
+    similarity_for: SimilarityFactory | None = None
 
 
 def write_report(run: Path, output: Path, *, compare: Path | None = None, options: ReportOptions) -> Path:
@@ -145,6 +154,8 @@ def _paired(a: list[float], b: list[float], options: ReportOptions):
 
 def _worst_queries(task_run: TaskRun, per_query: dict[str, float], metric: str, thumbnails, options) -> str:
     worst = sorted(per_query, key=lambda qid: (per_query[qid], qid))[: options.worst]
+    factory = options.similarity_for
+    provider = factory(task_run.result.document, task_run.task) if factory is not None else None
     items = []
     for query_id in worst:
         gold = task_run.gold_page(query_id)
@@ -161,7 +172,7 @@ def _worst_queries(task_run: TaskRun, per_query: dict[str, float], metric: str, 
             f'<div class="meta">{escape(query_id)} · {escape(metric_label(metric))} '
             f"{per_query[query_id]:.4f} · gold page {rank_text}</div>"
             f'<div class="pages">{gold_figure}{top_pages(task_run, thumbnails, query_id)}</div>'
-            f"{_similarity(task_run, thumbnails, query_id, gold, options.similarity)}</li>"
+            f"{_similarity(task_run, thumbnails, query_id, gold, provider)}</li>"
         )
     return (
         f"<h3>The {len(worst)} worst queries by {escape(metric_label(metric))}</h3>"
