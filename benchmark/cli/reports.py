@@ -18,6 +18,7 @@ def add_report_commands(commands, common: argparse.ArgumentParser) -> None:
     _add_leaderboard(commands, common)
     _add_compare(commands, common)
     _add_check(commands, common)
+    _add_report(commands, common)
 
 
 def _add_leaderboard(commands, common) -> None:
@@ -127,6 +128,47 @@ def _add_check(commands, common) -> None:
     )
     _add_statistics_options(check)
     check.set_defaults(command=cmd_check)
+
+
+def _add_report(commands, common) -> None:
+    report = commands.add_parser(
+        "report",
+        parents=[common],
+        help="an HTML error-analysis report of a run: worst queries with page thumbnails",
+        description=(
+            "Write one self-contained HTML file (inline styles, script and JPEG thumbnails; works offline) "
+            "for a run folder: per task, the metric table with 95% paired-bootstrap intervals, the "
+            "distribution of per-query nDCG@5, the N worst queries with the query text, the gold page and "
+            "its rank, and the top-5 pages with their scores; filters for task, language and metric. "
+            "With --compare, the queries where RUN_B lost most against RUN, both rankings side by side. "
+            "Pages come from loading each task the results files name."
+        ),
+        epilog="examples:\n  pagebench report results/bm25-ocr -o report.html\n"
+        "  pagebench report results/bm25-ocr --compare results/dense-ocr --task debian-faq-en --worst 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("run", type=Path, metavar="RUN", help="a run folder (<task>.json, .trec, .qrels)")
+    report.add_argument("--compare", type=Path, metavar="RUN_B", help="a second run to compare against RUN")
+    report.add_argument("--task", help="only this task of the run")
+    report.add_argument(
+        "--worst",
+        type=positive_int,
+        default=defaults.REPORT_WORST_QUERIES,
+        help="worst queries shown per task (default: %(default)s)",
+    )
+    report.add_argument(
+        "-o", "--output", type=Path, default=Path(defaults.REPORT_FILE), help="default: %(default)s"
+    )
+    report.add_argument(
+        "--resamples",
+        type=resample_count,
+        default=defaults.RESAMPLES,
+        help="bootstrap draws of the intervals (default: %(default)s)",
+    )
+    report.add_argument(
+        "--seed", type=seed, default=defaults.STATISTICS_SEED, help="random seed (default: %(default)s)"
+    )
+    report.set_defaults(command=cmd_report)
 
 
 def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
@@ -260,3 +302,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     print(describe_check(outcome))
     return outcome.exit_code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.report.html_report import ReportOptions, write_report
+
+    for run in (args.run, args.compare):
+        if run is not None and not run.is_dir():
+            raise PagebenchError(f"{run}: not a run folder (expected a folder of <task>.json results files)")
+    options = ReportOptions(worst=args.worst, task=args.task, resamples=args.resamples, seed=args.seed)
+    path = write_report(args.run, args.output, compare=args.compare, options=options)
+    print(f"{path}: written ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0

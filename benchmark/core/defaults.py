@@ -43,3 +43,5 @@ RESAMPLES = 10_000  # bootstrap and randomisation draws
 MAX_RESAMPLES = 10_000_000  # the bootstrap keeps one float per draw: 80 MB at most
 STATISTICS_SEED = 0
 LEADERBOARD_FILE = "leaderboard.md"
+REPORT_WORST_QUERIES = 20  # `pagebench report`: worst queries shown per task
+REPORT_FILE = "report.html"
