@@ -11,6 +11,7 @@ from pathlib import Path
 from benchmark.cli.options import positive_int
 from benchmark.core import defaults
 from benchmark.core.errors import PagebenchError
+from benchmark.core.files import cache_root
 from benchmark.core.vocabulary import DEFAULT_METRIC, metric_name
 
 
@@ -168,6 +169,16 @@ def _add_report(commands, common) -> None:
     report.add_argument(
         "--seed", type=seed, default=defaults.STATISTICS_SEED, help="random seed (default: %(default)s)"
     )
+    report.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=cache_root(),
+        help="the run's embedding cache: similarity maps of multi-vector runs read page vectors "
+        "from it and encode only the query (default: %(default)s)",
+    )
+    report.add_argument(
+        "--no-maps", action="store_true", help="leave out the similarity maps (no model is loaded)"
+    )
     report.set_defaults(command=cmd_report)
 
 
@@ -310,7 +321,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     for run in (args.run, args.compare):
         if run is not None and not run.is_dir():
             raise PagebenchError(f"{run}: not a run folder (expected a folder of <task>.json results files)")
-    options = ReportOptions(worst=args.worst, task=args.task, resamples=args.resamples, seed=args.seed)
+    similarity_for = None
+    if not args.no_maps:
+        from benchmark.run.similarity_maps import maps_of_recorded_runs
+
+        similarity_for = maps_of_recorded_runs(args.cache_dir)
+    options = ReportOptions(
+        worst=args.worst,
+        task=args.task,
+        resamples=args.resamples,
+        seed=args.seed,
+        similarity_for=similarity_for,
+    )
     path = write_report(args.run, args.output, compare=args.compare, options=options)
     print(f"{path}: written ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

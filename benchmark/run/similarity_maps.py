@@ -22,6 +22,7 @@ A single-vector retriever (bisiglip, bipali) or a text one (bm25-ocr) has no map
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from benchmark.core.errors import PagebenchError
 from benchmark.core.types import PageBatch, TokenMap
 from benchmark.feed.embedding_cache import EmbeddingCache, page_content_key
 from benchmark.feed.page_feed import open_embedding_cache
+from benchmark.retrievers import registry
+from benchmark.retrievers.base import RetrieverOptions
 from benchmark.retrievers.patch_grid import (
     PatchLayout,
     check_has_patch_grid,
@@ -40,6 +43,8 @@ from benchmark.retrievers.patch_grid import (
     query_tokens,
 )
 from benchmark.tasks.data import TaskData
+
+log = logging.getLogger(__name__)
 
 TokenFilter = Callable[[str], bool] | Collection[str]
 """Which query tokens to show: a function (True: show it), or the tokens to leave out."""
@@ -175,3 +180,43 @@ def _page_vectors(retriever, page_id: str, image, cache: EmbeddingCache | None) 
     with retriever.torch.inference_mode():
         vectors = retriever.embed_pages(PageBatch(ids=[page_id], images=[image]))[0]
     return vectors.detach().float().cpu().numpy()
+
+
+def maps_of_recorded_runs(cache_dir: Path | None):
+    """The report's `similarity_for`: for a results file and its loaded task, the maps of
+    the retriever the file records, rebuilt with the run's options (checkpoint, revision,
+    dtype, pooling, protocol) so that its cached page vectors are found. One model per
+    recorded configuration; None for single-vector and text retrievers, and, with a warning,
+    when the model cannot be loaded (the report is still written, without maps)."""
+    retrievers: dict[tuple, object] = {}
+
+    def similarity_for(document, task: TaskData) -> MapProvider | None:
+        section = document.retriever
+        if section.parameters.get("similarity") != "maxsim":  # one vector per page: nothing to map
+            return None
+        options = RetrieverOptions(
+            checkpoint=section.checkpoint,
+            revision=section.revision,
+            dtype=section.dtype or "auto",
+            scoring_dtype=section.parameters.get("scoring_dtype", "auto"),
+            pool_factor=int(section.parameters.get("pool_factor", 1)),
+            protocol=document.evaluation.protocol,
+        )
+        key = (
+            section.name,
+            options.checkpoint,
+            options.revision,
+            options.dtype,
+            options.scoring_dtype,
+            options.pool_factor,
+            options.protocol,
+        )
+        try:
+            if key not in retrievers:
+                retrievers[key] = registry.create(section.name, options)
+            return make_provider(retrievers[key], task, cache_dir)
+        except PagebenchError as error:
+            log.warning("similarity maps of %s on %s left out: %s", section.name, task.spec.name, error)
+            return None
+
+    return similarity_for
