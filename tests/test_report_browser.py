@@ -4,6 +4,7 @@ run of a bundled task. Screenshots are kept under test-artifacts/ ($PAGEBENCH_TE
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,22 @@ def test_a_single_vector_or_text_run_has_no_map_section(cli, tmp_path, kind):
     assert (
         "similarity-map" not in report.read_text(encoding="utf-8").split("<script>")[0].split("</style>")[-1]
     )
+
+
+def test_the_maps_token_filter_leaves_out_punctuation_and_named_tokens(cli, tmp_path, checkpoints):
+    code, _, err = cli(
+        "run", "--task", TASK, "--retriever", "colpali", "--checkpoint", checkpoints["colpali"],
+        "--output-dir", tmp_path, "--run-name", "r",
+    )  # fmt: skip
+    assert code == 0, err
+
+    def map_tokens(*options: str) -> set[str]:
+        report = tmp_path / "report.html"
+        code, _, err = cli("report", tmp_path / "r", "--worst", "3", "-o", report, *options)
+        assert code == 0, err
+        return set(re.findall(r'class="thumbnail similarity-map" alt="([^"]*)"', report.read_text()))
+
+    every = map_tokens()
+    assert "?" in every and "What" in every  # the query's own tokens, punctuation included
+    kept = map_tokens("--map-tokens", "words", "--map-drop", "what")
+    assert kept and "?" not in kept and "What" not in kept and kept < every

@@ -179,6 +179,20 @@ def _add_report(commands, common) -> None:
     report.add_argument(
         "--no-maps", action="store_true", help="leave out the similarity maps (no model is loaded)"
     )
+    report.add_argument(
+        "--map-tokens",
+        choices=("all", "words"),
+        default="all",
+        help="which query tokens get a map: all the query's own tokens, or words only (no "
+        "punctuation); the query prefix and padding are never shown (default: %(default)s)",
+    )
+    report.add_argument(
+        "--map-drop",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="a query token to leave out of the maps (case-insensitive; repeatable)",
+    )
     report.set_defaults(command=cmd_report)
 
 
@@ -323,9 +337,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise PagebenchError(f"{run}: not a run folder (expected a folder of <task>.json results files)")
     similarity_for = None
     if not args.no_maps:
-        from benchmark.run.similarity_maps import maps_of_recorded_runs
+        from benchmark.run.similarity_maps import maps_of_recorded_runs, words_only
 
-        similarity_for = maps_of_recorded_runs(args.cache_dir)
+        dropped = {token.casefold() for token in args.map_drop}
+        kept_words = words_only if args.map_tokens == "words" else (lambda _token: True)
+        similarity_for = maps_of_recorded_runs(
+            args.cache_dir,
+            token_filter=lambda token: kept_words(token) and token.strip().casefold() not in dropped,
+        )
     options = ReportOptions(
         worst=args.worst,
         task=args.task,

@@ -182,7 +182,7 @@ def _page_vectors(retriever, page_id: str, image, cache: EmbeddingCache | None) 
     return vectors.detach().float().cpu().numpy()
 
 
-def maps_of_recorded_runs(cache_dir: Path | None):
+def maps_of_recorded_runs(cache_dir: Path | None, *, token_filter: TokenFilter | None = None):
     """The report's `similarity_for`: for a results file and its loaded task, the maps of
     the retriever the file records, rebuilt with the run's options (checkpoint, revision,
     dtype, pooling, protocol) so that its cached page vectors are found. One model per
@@ -214,7 +214,7 @@ def maps_of_recorded_runs(cache_dir: Path | None):
         try:
             if key not in retrievers:
                 retrievers[key] = registry.create(section.name, options)
-            return make_provider(retrievers[key], task, cache_dir)
+            return make_provider(retrievers[key], task, cache_dir, token_filter=token_filter)
         except PagebenchError as error:
             log.warning("similarity maps of %s on %s left out: %s", section.name, task.spec.name, error)
             return None
