@@ -66,13 +66,17 @@ def check_sane(efficiency: dict) -> None:
     on_cuda = efficiency["device"].startswith("cuda")
     assert (efficiency["peak_accelerator_mb"] is not None) == on_cuda
     assert efficiency["index_warm_up_batch_excluded"] is True  # 73 pages in batches of 16
+    # issue 16: the retriever's encode calls and the wait for decoded pages, inside indexing
+    assert 0 < efficiency["index_model_s"] <= efficiency["index_s"]
+    assert 0 <= efficiency["index_input_wait_s"] <= efficiency["index_s"] - efficiency["index_model_s"]
 
 
 def test_bm25_run_reports_its_costs(cli, tmp_path):
     efficiency, out = run_efficiency(cli, tmp_path, "--retriever", "bm25-ocr")
     check_sane(efficiency)
     assert efficiency["latency_sample_queries"] == 123 and efficiency["dtype"] is None
-    assert "query encoding p50/p95/p99" in out and "on a CPU" in out  # bm25-ocr always runs on the CPU
+    assert "query encoding p50/p95/p99" in out and "on a CPU" in out
+    assert "indexing: model " in out and " s, waiting for pages " in out  # bm25-ocr always runs on the CPU
 
 
 def test_latency_sample_is_capped_and_stated(cli, tmp_path):

@@ -36,6 +36,10 @@ def _loading_and_indexing(e: Efficiency) -> list[str]:
             f"index {e.index_pages_per_s:.1f} pages/s ({e.index_ms_per_page:.2f} ms/page, "
             f"batch {e.page_batch_size}; {e.index_s:.2f} s in all)"
         )
+    if e.index_model_s is not None and e.index_input_wait_s is not None:
+        parts.append(
+            f"indexing: model {e.index_model_s:.2f} s, waiting for pages {e.index_input_wait_s:.2f} s"
+        )
     return parts
 
 

@@ -131,6 +131,10 @@ class Efficiency(_Section):
     index_pages_per_s: Measured | None = None
     index_ms_per_page: Measured | None = None
     index_warm_up_batch_excluded: bool | None = None
+    # No bump: new optional fields, absent in older files. The time inside the retriever's
+    # encode calls, and the time indexing waited for decoded pages (prefetching hides the rest).
+    index_model_s: Measured | None = None
+    index_input_wait_s: Measured | None = None
     latency_sample_queries: Count | None = None
     query_ms_p50: Measured | None = None
     query_ms_p95: Measured | None = None

@@ -39,6 +39,8 @@ def efficiency_report(
         index_pages_per_s=indexing.pages_per_s,
         index_ms_per_page=indexing.ms_per_page,
         index_warm_up_batch_excluded=indexing.warm_up_excluded,
+        index_model_s=indexing.model_s,
+        index_input_wait_s=indexing.input_wait_s,
         latency_sample_queries=len(latency.query_encode_ms),
         query_ms_p50=percentile(latency.query_ms, 50),
         query_ms_p95=percentile(latency.query_ms, 95),

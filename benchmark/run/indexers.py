@@ -22,6 +22,7 @@ from benchmark.core.defaults import QUERY_CHUNK
 from benchmark.core.types import Query, RankedRun
 from benchmark.feed.batches import PageBatches, SkippedPage
 from benchmark.feed.page_feed import PageFeed
+from benchmark.feed.prefetch import Prefetched
 from benchmark.measure.timing import Timer
 from benchmark.retrievers.base import EncodedQueries
 from benchmark.run.cluster import Cluster, to_host
@@ -42,6 +43,8 @@ class IndexTiming:
     total_s: float  # everything: decoding, OCR, the retriever's work, finishing the index
     ms_per_page: float | None
     warm_up_excluded: bool
+    model_s: float | None = None  # inside the retriever's encode calls, every batch
+    input_wait_s: float | None = None  # waiting for decoded pages (what prefetching did not hide)
 
     @property
     def pages_per_s(self) -> float | None:
@@ -94,16 +97,17 @@ class LocalIndexer:
         self.feed, self.settings, self.device, self.label = feed, settings, device, label
 
     def index(self, pages: PageBatches, languages: Sequence[str]) -> IndexReport:
-        """Feed every batch to the retriever, timing its own work batch by batch."""
+        """Feed every batch to the retriever, timing its own work batch by batch; the next
+        batches are decoded meanwhile (`feed/prefetch.py`)."""
         retriever, settings = self.feed.retriever, self.settings
         n_pages = pages.n_entries
         times: list[tuple[int, float]] = []
-        with Timer(self.device) as total:
+        with Timer(self.device) as total, Prefetched(pages) as decoded:
             retriever.begin_index(languages)
             with progress_bar(
                 total=n_pages, unit="page", desc=f"{self.label}index", enabled=settings.show_progress
             ) as bar:
-                for batch in pages:
+                for batch in decoded:
                     with (
                         Timer(self.device) as encode,
                         explain_out_of_memory("encoding pages", settings.batch_size, self.device),
@@ -120,7 +124,13 @@ class LocalIndexer:
             if timed_pages
             else None
         )
-        timing = IndexTiming(total.seconds, ms_per_page, warm_up_excluded=len(times) > 1)
+        timing = IndexTiming(
+            total.seconds,
+            ms_per_page,
+            warm_up_excluded=len(times) > 1,
+            model_s=sum(seconds for _, seconds in times),
+            input_wait_s=decoded.input_wait_s,
+        )
         return IndexReport(timing, pages.skipped, self.feed.pages_encoded, self.feed.pages_from_cache)
 
     def search(self, queries: Sequence[Query], depth: int) -> tuple[RankedRun, float]:
@@ -148,6 +158,7 @@ class ShardedIndexer:
     def __init__(self, feed: PageFeed, cluster: Cluster, settings: RunSettings, device: str):
         self.feed, self.cluster, self.settings, self.device = feed, cluster, settings, device
         self.is_main = cluster.is_main
+        self._model_s = 0.0  # this rank's time inside the retriever's encode calls
 
     def index(self, pages: PageBatches, languages: Sequence[str]) -> IndexReport:
         """Rounds of one batch per rank; a rank's work between two gathers is `agreed` (see
@@ -155,28 +166,31 @@ class ShardedIndexer:
         retriever, cluster, feed = self.feed.retriever, self.cluster, self.feed
         own_pages, own_seconds = 0, 0.0
         received: list = []  # rank 0: the batches gathered last round, added during this one
-        with Timer(self.device) as total:
-            with cluster.agreed():
-                retriever.begin_index(languages)
-            with progress_bar(
-                total=pages.n_batches,
-                unit="batch",
-                desc="index",
-                enabled=self.settings.show_progress and cluster.is_main,
-            ) as bar:
-                for round_number in cluster.rounds(pages.n_batches):
-                    with cluster.agreed():
-                        self._add(received)
-                        with Timer(self.device) as encode:
-                            mine = self._encode_own_batch(pages, round_number)
-                    if mine is not None:
-                        own_pages, own_seconds = own_pages + len(mine[0]), own_seconds + encode.seconds
-                    received = cluster.gather(mine) or []  # rank order is batch order
-                    bar.update(min(cluster.world_size, pages.n_batches - round_number * cluster.world_size))
-            with cluster.agreed():
-                self._add(received)
-                if cluster.is_main:
-                    retriever.finish_index()
+        with Prefetched(self._own_parts(pages)) as decoded:
+            own_parts = iter(decoded)
+            with Timer(self.device) as total:
+                with cluster.agreed():
+                    retriever.begin_index(languages)
+                with progress_bar(
+                    total=pages.n_batches,
+                    unit="batch",
+                    desc="index",
+                    enabled=self.settings.show_progress and cluster.is_main,
+                ) as bar:
+                    for round_number in cluster.rounds(pages.n_batches):
+                        with cluster.agreed():
+                            self._add(received)
+                            with Timer(self.device) as encode:
+                                mine = self._encode_own_batch(own_parts, pages, round_number)
+                        if mine is not None:
+                            own_pages, own_seconds = own_pages + len(mine[0]), own_seconds + encode.seconds
+                        received = cluster.gather(mine) or []  # rank order is batch order
+                        done = round_number * cluster.world_size
+                        bar.update(min(cluster.world_size, pages.n_batches - done))
+                with cluster.agreed():
+                    self._add(received)
+                    if cluster.is_main:
+                        retriever.finish_index()
         reports = cluster.gather(
             (pages.skipped, feed.pages_encoded, feed.pages_from_cache, own_pages, own_seconds)
         )
@@ -184,23 +198,39 @@ class ShardedIndexer:
             return IndexReport(
                 IndexTiming(total.seconds, None, False), pages.skipped, 0, 0, cluster.world_size
             )
-        return _merged_report(reports, total.seconds, cluster.world_size)
+        waited_s = decoded.input_wait_s
+        return _merged_report(
+            reports, total.seconds, cluster.world_size, model_s=self._model_s, input_wait_s=waited_s
+        )
+
+    def _own_parts(self, pages: PageBatches):
+        """(batch index, part) of the batches this rank owns, in order; (index, None) ends a batch."""
+        for index in range(self.cluster.rank, pages.n_batches, self.cluster.world_size):
+            for part in pages.parts(index):  # large pages: decoded a few at a time
+                yield index, part
+            yield index, None
 
     def _add(self, gathered: list) -> None:
         for item in gathered:
             if item is not None:
                 self.feed.retriever.add_page_vectors(*item)
 
-    def _encode_own_batch(self, pages: PageBatches, round_number: int):
-        """(ids, vectors on the host) of the batch this rank owns in this round; None if none."""
+    def _encode_own_batch(self, own_parts, pages: PageBatches, round_number: int):
+        """(ids, vectors on the host) of the batch this rank owns in this round; None if none.
+        `own_parts` yields its parts, decoded ahead (`_own_parts`)."""
         index = round_number * self.cluster.world_size + self.cluster.rank
         if index >= pages.n_batches:
             return None
         ids, vectors = [], []
         with explain_out_of_memory("encoding pages", self.settings.batch_size, self.device):
-            for part in pages.parts(index):  # large pages: decoded a few at a time
+            for part_index, part in own_parts:
+                if part is None:
+                    break
+                assert part_index == index, "parts are decoded in the order of the rounds"
+                with Timer(self.device) as model:
+                    vectors += to_host(self.feed.vectors_for(part))
+                self._model_s += model.seconds
                 ids += part.ids
-                vectors += to_host(self.feed.vectors_for(part))
         return (ids, vectors) if ids else None
 
     def search(self, queries: Sequence[Query], depth: int) -> tuple[RankedRun, float]:
@@ -234,7 +264,9 @@ class ShardedIndexer:
                 entry_run.update(self.feed.retriever.search(EncodedQueries(*item), depth))
 
 
-def _merged_report(reports: list, total_s: float, world_size: int) -> IndexReport:
+def _merged_report(
+    reports: list, total_s: float, world_size: int, *, model_s: float, input_wait_s: float
+) -> IndexReport:
     """Rank 0's view of every rank's (skipped, encoded, from cache, own pages, own seconds)."""
     skipped = sorted((page for report in reports for page in report[0]), key=lambda page: page.id)
     per_rank = [
@@ -244,7 +276,10 @@ def _merged_report(reports: list, total_s: float, world_size: int) -> IndexRepor
     # the run's throughput: pages over the wall time of the whole sharded indexing
     ms_per_page = 1000 * total_s / encoded_pages if encoded_pages else None
     return IndexReport(
-        timing=IndexTiming(total_s, ms_per_page, warm_up_excluded=False),
+        # model time and input wait: rank 0's own
+        timing=IndexTiming(
+            total_s, ms_per_page, warm_up_excluded=False, model_s=model_s, input_wait_s=input_wait_s
+        ),
         skipped=skipped,
         pages_encoded=sum(report[1] for report in reports),
         pages_from_cache=sum(report[2] for report in reports),

@@ -1,0 +1,152 @@
+"""Page input decoded ahead of the model (issue 16): the same batches in the same order,
+bad pages failed or skipped at the same batch with the same message, the worker thread
+stopped on every way out, and a run's ranking and metrics identical with prefetching on
+and off. No timings (see benchmarks/pipeline.py)."""
+
+import itertools
+import json
+import threading
+
+import pytest
+
+from benchmark.core.errors import BadPageError, PagebenchError
+from benchmark.core.types import Corpus
+from benchmark.feed.batches import PageBatches
+from benchmark.feed.prefetch import PREFETCH_ENV, Prefetched, prefetch_depth
+from benchmark.tasks.images import FileImages, PageFile
+from tests.conftest import page_image
+
+
+def prefetch_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "pagebench-prefetch"]
+
+
+class ImageRetriever:
+    page_input = "image"
+
+
+def damaged_batches(tmp_path, on_bad_page: str) -> PageBatches:
+    """Seven pages in batches of two; p3 and p6 cannot be decoded."""
+    files = []
+    for i in range(7):
+        path = tmp_path / f"p{i}.png"
+        if i in (3, 6):
+            path.write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
+        else:
+            page_image(f"page {i}").save(path)
+        files.append(PageFile(path))
+    ids = tuple(f"p{i}" for i in range(7))
+    corpus = Corpus(ids=ids, qrels_ids=ids, images=FileImages(files, 144))
+    return PageBatches(corpus, ["en"], ImageRetriever(), batch_size=2, on_bad_page=on_bad_page)
+
+
+def consume(pages: PageBatches, depth: int) -> tuple[list, str | None]:
+    """(ids and pixels of each batch received, the error's message if one was raised)."""
+    received = []
+    try:
+        with Prefetched(pages, depth) as decoded:
+            for batch in decoded:
+                received.append((batch.ids, [image.tobytes() for image in batch.images]))
+    except BadPageError as error:
+        return received, str(error)
+    return received, None
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_prefetched_batches_are_todays_in_the_same_order(tmp_path, depth):
+    ahead, error = consume(damaged_batches(tmp_path, "skip"), depth)
+    in_caller, _ = consume(damaged_batches(tmp_path, "skip"), 0)
+    assert error is None and ahead == in_caller
+    assert [ids for ids, _ in ahead] == [["p0", "p1"], ["p2"], ["p4", "p5"]]
+    assert not prefetch_threads()
+
+
+def test_a_bad_page_fails_at_the_same_batch_with_the_same_message(tmp_path):
+    ahead, error_ahead = consume(damaged_batches(tmp_path, "fail"), 1)
+    in_caller, error_in_caller = consume(damaged_batches(tmp_path, "fail"), 0)
+    assert ahead == in_caller and [ids for ids, _ in ahead] == [["p0", "p1"]]
+    assert error_ahead == error_in_caller and "'p3'" in error_ahead
+    assert not prefetch_threads()
+
+
+def test_bad_pages_are_skipped_and_recorded_as_without_prefetching(tmp_path):
+    pages_ahead, pages_in_caller = damaged_batches(tmp_path, "skip"), damaged_batches(tmp_path, "skip")
+    consume(pages_ahead, 1)
+    consume(pages_in_caller, 0)
+    assert pages_ahead.skipped == pages_in_caller.skipped
+    assert [page.id for page in pages_ahead.skipped] == ["p3", "p6"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("model failed"), KeyboardInterrupt()])
+def test_the_worker_stops_when_the_caller_fails(error):
+    produced = []
+
+    def endless():
+        for number in itertools.count():
+            produced.append(number)
+            yield number
+
+    with pytest.raises(type(error)), Prefetched(endless(), 1) as decoded:
+        for number in decoded:
+            if number == 2:
+                raise error
+    assert not prefetch_threads()
+    assert len(produced) <= 2 + 3  # the queue is bounded: a few items ahead at most
+
+
+def test_the_worker_stops_when_the_caller_breaks_off():
+    with Prefetched(itertools.count(), 1) as decoded:
+        assert next(iter(decoded)) == 0
+    assert not prefetch_threads()
+
+
+def test_the_worker_hands_its_error_over_and_ends():
+    def failing():
+        yield 1
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"), Prefetched(failing(), 1) as decoded:
+        assert list(decoded) == [1]
+    assert not prefetch_threads()
+
+
+def test_the_switch_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(PREFETCH_ENV, raising=False)
+    assert prefetch_depth() == 1
+    monkeypatch.setenv(PREFETCH_ENV, "0")
+    assert prefetch_depth() == 0
+    monkeypatch.setenv(PREFETCH_ENV, "lots")
+    with pytest.raises(PagebenchError, match=PREFETCH_ENV):
+        prefetch_depth()
+
+
+def test_a_run_is_identical_with_prefetching_on_and_off(cli, checkpoints, tmp_path, monkeypatch):
+    outputs = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv(PREFETCH_ENV, switch)
+        args = ["--retriever", "colpali", "--checkpoint", checkpoints["colpali"], "--no-cache"]
+        code, _, err = cli(
+            "run",
+            "--task",
+            "debian-faq-en",
+            *args,
+            "--latency-queries",
+            "2",
+            "--output-dir",
+            tmp_path,
+            "--run-name",
+            "r" + switch,
+        )
+        assert code == 0, err
+        result = json.loads((tmp_path / f"r{switch}" / "debian-faq-en.json").read_text())
+        # every line but its last field, the run's name
+        trec = [line.rsplit(" ", 1)[0] for line in (tmp_path / f"r{switch}" / "debian-faq-en.trec").open()]
+        outputs[switch] = (trec, result["metrics"], result["efficiency"])
+        assert result["efficiency"]["pages_encoded"] == 73
+        assert not prefetch_threads()
+    assert outputs["1"][0] == outputs["0"][0] and outputs["1"][0]
+    assert outputs["1"][1] == outputs["0"][1]
+    for _, _, efficiency in outputs.values():
+        assert 0 < efficiency["index_model_s"] <= efficiency["index_s"]
+        assert 0 <= efficiency["index_input_wait_s"] <= efficiency["index_s"]
+        assert efficiency["index_model_s"] + efficiency["index_input_wait_s"] <= efficiency["index_s"]
