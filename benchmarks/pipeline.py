@@ -1,0 +1,179 @@
+"""Does indexing wait on page decoding? Index wall time against the model's forward time,
+with the next batches decoded ahead (`benchmark/feed/prefetch.py`) and without.
+
+    python benchmarks/pipeline.py [--pages 500] [--ms-per-page 10,40] [--device cpu]
+
+The model is a stand-in whose forward pass is a GPU-like wait: the CPU idles for
+`ms_per_page` per page of the batch (a sleep), so the forward time is known exactly and
+decoding may run beside it. The pages are real: `--pages` A4 pages of printed text,
+rendered with PIL to PNG files (1190 x 1684 pixels, what 144 DPI gives) and into one
+PDF rendered back at 144 DPI. For each input the script times decoding alone, then,
+for each forward cost, indexing through `LocalIndexer` with prefetching on and off
+(`PAGEBENCH_PREFETCH=0`), batch size 16, all in one run.
+
+Target (issue 16): index wall time <= 1.05 x the forward time whenever decoding alone is
+faster than the forward; without prefetching it is about forward + decode.
+
+The last line of output is a JSON object, also written to benchmarks/results/pipeline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+BATCH_SIZE = 16
+PAGE_SIZE = (1190, 1684)  # A4 at 144 DPI
+DPI = 144
+TARGET_RATIO = 1.05
+
+
+class WaitingModel:
+    """A retriever whose forward pass idles `ms_per_page` per page, as a GPU would."""
+
+    page_input = "image"
+
+    def __init__(self, ms_per_page: float):
+        self.ms_per_page = ms_per_page
+        self.pages = 0
+
+    def begin_index(self, languages) -> None:  # noqa: ARG002 (the retriever protocol's signature)
+        self.pages = 0
+
+    def add_pages(self, batch) -> None:
+        time.sleep(self.ms_per_page * len(batch.ids) / 1000)
+        self.pages += len(batch.ids)
+
+    def finish_index(self) -> None:
+        pass
+
+
+def page_images(count: int):
+    """Pages of printed text, each different (so no decoder shortcut)."""
+    from PIL import Image, ImageDraw
+
+    for number in range(count):
+        page = Image.new("RGB", PAGE_SIZE, "white")
+        draw = ImageDraw.Draw(page)
+        for line in range(60):
+            words = " ".join(f"word{(number * 7 + line * 13 + k) % 997}" for k in range(12))
+            draw.text((60, 60 + line * 26), f"{number}.{line} {words}", fill=(20, 20, 20))
+        draw.rectangle((60, 1620, 60 + 10 * (number % 100), 1640), fill=(200, 30, 30))
+        yield page
+
+
+def make_inputs(folder: Path, count: int) -> dict:
+    """{"png": PageFiles of PNGs, "pdf": PageFiles of one PDF's pages}."""
+    from benchmark.tasks.images import PageFile
+
+    pngs = []
+    for number, page in enumerate(page_images(count)):
+        path = folder / f"page{number:04d}.png"
+        page.save(path)
+        pngs.append(PageFile(path))
+    pdf_path = folder / "pages.pdf"
+    pages = page_images(count)
+    first = next(pages)
+    first.save(pdf_path, save_all=True, append_images=pages, resolution=DPI)
+    return {"png": pngs, "pdf": [PageFile(pdf_path, page) for page in range(1, count + 1)]}
+
+
+def corpus_of(files):
+    from benchmark.core.types import Corpus
+    from benchmark.tasks.images import FileImages
+
+    ids = tuple(f"p{i}" for i in range(len(files)))
+    return Corpus(ids=ids, qrels_ids=ids, images=FileImages(files, DPI))
+
+
+def page_batches(files, model):
+    from benchmark.feed.batches import PageBatches
+
+    return PageBatches(corpus_of(files), ["en"], model, batch_size=BATCH_SIZE)
+
+
+def decode_alone_s(files) -> float:
+    started = time.perf_counter()
+    for _ in page_batches(files, WaitingModel(0)):
+        pass
+    return time.perf_counter() - started
+
+
+def index_once(files, ms_per_page: float, prefetch: bool, device: str) -> dict:
+    from benchmark.feed.page_feed import PageFeed
+    from benchmark.run.indexers import LocalIndexer
+    from benchmark.run.settings import RunSettings
+
+    os.environ["PAGEBENCH_PREFETCH"] = "1" if prefetch else "0"
+    model = WaitingModel(ms_per_page)
+    indexer = LocalIndexer(PageFeed(model), RunSettings(batch_size=BATCH_SIZE, show_progress=False), device)
+    report = indexer.index(page_batches(files, model), ["en"])
+    forward_s = ms_per_page * model.pages / 1000
+    timing = report.timing
+    return {
+        "prefetch": prefetch,
+        "index_s": timing.total_s,
+        "forward_s": forward_s,
+        "index_over_forward": timing.total_s / forward_s,
+        "index_model_s": timing.model_s,
+        "index_input_wait_s": timing.input_wait_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=500)
+    parser.add_argument("--ms-per-page", default="10,40", help="forward costs, comma-separated")
+    parser.add_argument("--device", default="cpu", help="where timers synchronise (cuda: the GPU's stream)")
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "pipeline.json")
+    args = parser.parse_args()
+    costs = [float(cost) for cost in args.ms_per_page.split(",")]
+    report: dict = {
+        "pages": args.pages,
+        "batch_size": BATCH_SIZE,
+        "page_pixels": PAGE_SIZE,
+        "dpi": DPI,
+        "device": args.device,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "target": f"index_s <= {TARGET_RATIO} x forward_s where decoding alone is faster than the forward",
+        "inputs": {},
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        inputs = make_inputs(Path(folder), args.pages)
+        for kind, files in inputs.items():
+            decode_s = decode_alone_s(files)
+            runs = []
+            for ms_per_page in costs:
+                for prefetch in (True, False):
+                    run = {
+                        "ms_per_page": ms_per_page,
+                        **index_once(files, ms_per_page, prefetch, args.device),
+                    }
+                    runs.append(run)
+                    print(
+                        f"{kind} {ms_per_page:g} ms/page prefetch={prefetch}: {json.dumps(run)}",
+                        file=sys.stderr,
+                    )
+            for run in runs:
+                decoding_faster = decode_s < run["forward_s"]
+                run["decoding_alone_faster"] = decoding_faster
+                run["meets_target"] = (
+                    run["index_over_forward"] <= TARGET_RATIO if decoding_faster and run["prefetch"] else None
+                )
+            report["inputs"][kind] = {"decode_alone_s": decode_s, "runs": runs}
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
