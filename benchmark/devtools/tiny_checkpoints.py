@@ -21,6 +21,16 @@ from pathlib import Path
 from benchmark.tasks.catalog import spec_root
 
 IMAGE_SIZE = 64
+# The SigLIP image tower of the tiny PaliGemma (ColPali, BiPali) and ModernVBert models.
+TINY_SIGLIP_VISION = {
+    "model_type": "siglip_vision_model",
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "image_size": IMAGE_SIZE,
+    "patch_size": 16,
+}
 EMBEDDING_DIM = 128
 SEED = 0
 
@@ -142,15 +152,7 @@ def build_colmodernvbert(folder: Path) -> Path:
         "eos_token_id": token("<|end_of_text|>"),
         "sep_token_id": token("<|end_of_text|>"),
     }
-    vision = {
-        "model_type": "siglip_vision_model",
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "image_size": IMAGE_SIZE,
-        "patch_size": 16,
-    }
+    vision = dict(TINY_SIGLIP_VISION)
     vlm = {
         "model_type": "modernvbert",
         "text_config": text,
@@ -214,16 +216,7 @@ def _paligemma_config(processor):
     from transformers import PaliGemmaConfig
 
     return PaliGemmaConfig(
-        vision_config={
-            "model_type": "siglip_vision_model",
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": IMAGE_SIZE,
-            "patch_size": 16,
-            "projection_dim": 64,
-        },
+        vision_config={**TINY_SIGLIP_VISION, "projection_dim": 64},
         text_config={
             "model_type": "gemma",
             "vocab_size": len(processor.tokenizer),

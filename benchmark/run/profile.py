@@ -17,6 +17,7 @@ from benchmark.results.schema import Efficiency
 from benchmark.run.efficiency import efficiency_report
 from benchmark.run.indexers import LocalIndexer
 from benchmark.run.latency import latency_probe
+from benchmark.run.session import load_task_for
 from benchmark.run.settings import RunSettings
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import resolve_task
@@ -41,13 +42,7 @@ class Measurement:
 def profile_task(
     spec: TaskSpec, retriever, settings: RunSettings, *, model_load_s: float | None = None
 ) -> Measurement:
-    task = load_task(
-        spec,
-        need_page_text=retriever.page_input == "text",
-        strict=settings.strict,
-        cache_dir=settings.cache_dir,
-        allow_outside_pages=settings.allow_outside_pages,
-    )
+    task = load_task_for(spec, retriever, settings)
     measured = profile_corpus(
         task.corpus, spec.languages, task.queries, retriever, settings, model_load_s=model_load_s
     )

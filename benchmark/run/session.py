@@ -23,6 +23,7 @@ from benchmark.run.evaluate import evaluate
 from benchmark.run.settings import RunSettings
 from benchmark.tasks import load_task
 from benchmark.tasks.catalog import resolve_task, specs_in_suite
+from benchmark.tasks.data import TaskData
 from benchmark.tasks.sample import sample_queries
 from benchmark.tasks.spec import TaskSpec
 
@@ -55,6 +56,18 @@ def load_retriever(name: str, options: RetrieverOptions) -> tuple[Retriever, flo
     return retriever, time.perf_counter() - clock
 
 
+def load_task_for(spec: TaskSpec, retriever: Retriever, settings: RunSettings) -> TaskData:
+    """`spec` loaded as this run asks: page text only for a text retriever, the run's
+    strictness, datasets cache and page confinement (one place for `run` and `profile`)."""
+    return load_task(
+        spec,
+        need_page_text=retriever.page_input == "text",
+        strict=settings.strict,
+        cache_dir=settings.cache_dir,
+        allow_outside_pages=settings.allow_outside_pages,
+    )
+
+
 def run_tasks(
     specs: Sequence[TaskSpec],
     retriever: Retriever,
@@ -70,13 +83,7 @@ def run_tasks(
         clock = time.perf_counter()
         try:  # under torchrun every rank checks in after loading, and once rank 0 has written
             with agreed(settings.cluster):
-                task = load_task(
-                    spec,
-                    need_page_text=retriever.page_input == "text",
-                    strict=settings.strict,
-                    cache_dir=settings.cache_dir,
-                    allow_outside_pages=settings.allow_outside_pages,
-                )
+                task = load_task_for(spec, retriever, settings)
                 task = sample_queries(task, settings.max_queries, settings.query_sample_seed)
             task_load_s = time.perf_counter() - clock
             with agreed(settings.cluster):

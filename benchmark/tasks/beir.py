@@ -15,7 +15,7 @@ from benchmark.tasks.assemble import assemble_task
 from benchmark.tasks.content import arrow_page_contents, hashes_pages
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Origins
-from benchmark.tasks.entries import relevance_of
+from benchmark.tasks.entries import add_judgement, relevance_of
 from benchmark.tasks.hub import id_of, load_split, pick_column, resolved_hub_revision, text_of
 from benchmark.tasks.images import ArrowImages
 from benchmark.tasks.spec import TaskSpec
@@ -120,6 +120,7 @@ def _qrels(rows, where: str, skip_queries: set[str], origins: Origins) -> dict[s
     page_column = pick_column(rows, CORPUS_ID_COLUMNS, "page id", where)
     score_column = pick_column(rows, ["score"], "score", where)
     qrels: dict[str, dict[str, int]] = {}
+    first_seen: dict[tuple[str, str], str] = {}
     for row, (query_cell, page_cell, score) in enumerate(
         zip(rows[query_column], rows[page_column], rows[score_column], strict=True)
     ):
@@ -130,12 +131,9 @@ def _qrels(rows, where: str, skip_queries: set[str], origins: Origins) -> dict[s
         # With a language selected, qrels of the other languages' queries are not ours.
         if query_id not in skip_queries:
             page_id = id_of(page_cell, f"{where} row {row}")
-            judged = qrels.setdefault(query_id, {})
-            if page_id in judged and judged[page_id] != relevance:
-                raise TaskDataError(
-                    f"{where} row {row}: query {query_id!r} and page {page_id!r} are judged {relevance} "
-                    f"here and {judged[page_id]} in {origins.qrels[(query_id, page_id)]}: which is meant?"
-                )
-            judged[page_id] = relevance
+            add_judgement(
+                qrels, query_id, page_id, relevance,
+                here=f"{where} row {row}", first_seen=first_seen, seen_here=f"in {where} row {row}",
+            )  # fmt: skip
             origins.qrels.setdefault((query_id, page_id), f"{where} row {row}")
     return qrels

@@ -90,6 +90,29 @@ def relevance_of(value, where: str) -> int:
     return value
 
 
+def add_judgement(
+    qrels: dict[str, dict[str, int]],
+    query_id: str,
+    page_id: str,
+    relevance: int,
+    *,
+    here: str,
+    first_seen: dict[tuple[str, str], str],
+    seen_here: str,
+) -> None:
+    """Record one qrels judgement. The same query and page judged again with the same
+    score is harmless; with another score it is an error naming both places (`first_seen`
+    holds where each pair was first judged, as `seen_here` words it: "on line 2")."""
+    judged = qrels.setdefault(query_id, {})
+    if page_id in judged and judged[page_id] != relevance:
+        raise TaskDataError(
+            f"{here}: query {query_id!r} and page {page_id!r} are judged {relevance} here and "
+            f"{judged[page_id]} {first_seen[(query_id, page_id)]}: which is meant?"
+        )
+    judged[page_id] = relevance
+    first_seen.setdefault((query_id, page_id), seen_here)
+
+
 def _shown(value) -> str:
     """The value in a message: repr, cut short (a 5000-digit number is not shown whole)."""
     try:

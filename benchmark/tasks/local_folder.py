@@ -27,7 +27,7 @@ from benchmark.tasks.assemble import assemble_task
 from benchmark.tasks.content import file_page_contents
 from benchmark.tasks.data import TaskData
 from benchmark.tasks.drops import DropLog, Origins
-from benchmark.tasks.entries import entry_id, entry_text, relevance_of
+from benchmark.tasks.entries import add_judgement, entry_id, entry_text, relevance_of
 from benchmark.tasks.images import FileImages, PageFile, pdf_page_count
 from benchmark.tasks.spec import TaskSpec
 
@@ -175,7 +175,7 @@ def read_qrels(path: Path, origins: Origins) -> dict[str, dict[str, int]]:
     column is not an integer, so a file without a header keeps its first judgement. A
     judgement repeated with another score is an error naming both lines."""
     qrels: dict[str, dict[str, int]] = {}
-    first_seen: dict[tuple[str, str], int] = {}
+    first_seen: dict[tuple[str, str], str] = {}
     first_line = True
     for line_number, line in _lines(path):
         columns = line.split("\t")
@@ -190,14 +190,10 @@ def read_qrels(path: Path, origins: Origins) -> dict[str, dict[str, int]]:
         first_line = False
         query_id, page_id = (entry_id(column.strip(), where) for column in columns[:2])
         relevance = relevance_of(columns[2], where)
-        judged = qrels.setdefault(query_id, {})
-        if page_id in judged and judged[page_id] != relevance:
-            raise TaskDataError(
-                f"{where}: query {query_id!r} and page {page_id!r} are judged {relevance} here and "
-                f"{judged[page_id]} on line {first_seen[(query_id, page_id)]}: which is meant?"
-            )
-        judged[page_id] = relevance
-        first_seen.setdefault((query_id, page_id), line_number)
+        add_judgement(
+            qrels, query_id, page_id, relevance,
+            here=where, first_seen=first_seen, seen_here=f"on line {line_number}",
+        )  # fmt: skip
         origins.qrels.setdefault((query_id, page_id), where)
     return qrels
 
