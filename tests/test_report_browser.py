@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 TASK = "debian-faq-en"
 IMAGES_DECODED = (
     "const images = [...document.querySelectorAll(arguments[0])];"
@@ -55,9 +53,8 @@ def test_a_tiny_colpali_report_draws_where_each_query_token_matched(cli, tmp_pat
     browser.screenshot("report-colpali-similarity-maps")
 
 
-@pytest.mark.parametrize("kind", ["bm25-ocr"])
-def test_a_single_vector_or_text_run_has_no_map_section(cli, tmp_path, kind):
-    report = _run_and_report(cli, tmp_path, "--retriever", kind)
+def test_a_text_run_has_no_map_section(cli, tmp_path):
+    report = _run_and_report(cli, tmp_path, "--retriever", "bm25-ocr")
     assert (
         "similarity-map" not in report.read_text(encoding="utf-8").split("<script>")[0].split("</style>")[-1]
     )
