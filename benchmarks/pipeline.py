@@ -1,11 +1,17 @@
 """Does indexing wait on page decoding? Index wall time against the model's forward time,
 with the next batches decoded ahead (`benchmark/feed/prefetch.py`) and without.
 
-    python benchmarks/pipeline.py [--pages 500] [--ms-per-page 10,40] [--device cpu]
+    python benchmarks/pipeline.py [--pages 500] [--ms-per-page 10,40]
+    python benchmarks/pipeline.py --device cuda   # the forward pass is real GPU work
 
-The model is a stand-in whose forward pass is a GPU-like wait: the CPU idles for
+The model is a stand-in whose forward pass is a GPU-like wait: on the CPU it idles for
 `ms_per_page` per page of the batch (a sleep), so the forward time is known exactly and
-decoding may run beside it. The pages are real: `--pages` A4 pages of printed text,
+decoding may run beside it. With `--device cuda` the forward pass is bfloat16 matmuls
+on the GPU, as many as take `ms_per_page` per page (calibrated first), ended by a
+synchronise; the forward time is then measured alone, and the report adds the fraction
+of the GPU's bfloat16 matmul peak (measured in the same run) that indexing sustained.
+
+The pages are real: `--pages` A4 pages of printed text,
 rendered with PIL to PNG files (1190 x 1684 pixels, what 144 DPI gives) and into one
 PDF rendered back at 144 DPI. For each input the script times decoding alone, then,
 for each forward cost, indexing through `LocalIndexer` with prefetching on and off
@@ -45,16 +51,62 @@ class WaitingModel:
     def __init__(self, ms_per_page: float):
         self.ms_per_page = ms_per_page
         self.pages = 0
+        self.flops = 0
 
     def begin_index(self, languages) -> None:  # noqa: ARG002 (the retriever protocol's signature)
-        self.pages = 0
+        self.pages = self.flops = 0
 
     def add_pages(self, batch) -> None:
-        time.sleep(self.ms_per_page * len(batch.ids) / 1000)
+        self.forward(len(batch.ids))
         self.pages += len(batch.ids)
+
+    def forward(self, pages: int) -> None:
+        time.sleep(self.ms_per_page * pages / 1000)
 
     def finish_index(self) -> None:
         pass
+
+
+class GpuWorkModel(WaitingModel):
+    """A retriever whose forward pass is `ms_per_page` of bfloat16 matmuls per page on a GPU."""
+
+    SIDE = 4096  # square matmuls: near the GPU's peak rate
+
+    def __init__(self, ms_per_page: float, device: str):
+        import torch
+
+        super().__init__(ms_per_page)
+        self._torch, self._device = torch, device
+        self._a = torch.randn(self.SIDE, self.SIDE, device=device).to(torch.bfloat16)
+        self._out = torch.empty_like(self._a)
+        self.matmuls_per_page = 0.0
+        if ms_per_page:
+            self.matmuls_per_page = ms_per_page / 1000 / _matmul_seconds(self._a, self._out, device)
+
+    def forward(self, pages: int) -> None:
+        count = round(self.matmuls_per_page * pages)
+        for _ in range(count):
+            self._torch.mm(self._a, self._a, out=self._out)
+        self._torch.cuda.synchronize(self._device)  # the GIL is released while it waits
+        self.flops += count * 2 * self.SIDE**3
+
+
+def _matmul_seconds(a, out, device) -> float:
+    """Seconds of one a @ a on `device`, and so the bfloat16 peak rate: 2 side^3 / seconds."""
+    import torch
+
+    torch.mm(a, a, out=out)
+    torch.cuda.synchronize(device)
+    repeats = 50
+    started = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, a, out=out)
+    torch.cuda.synchronize(device)
+    return (time.perf_counter() - started) / repeats
+
+
+def make_model(ms_per_page: float, device: str) -> WaitingModel:
+    return GpuWorkModel(ms_per_page, device) if device.startswith("cuda") else WaitingModel(ms_per_page)
 
 
 def page_images(count: int):
@@ -108,18 +160,24 @@ def decode_alone_s(files) -> float:
     return time.perf_counter() - started
 
 
-def index_once(files, ms_per_page: float, prefetch: bool, device: str) -> dict:
+def index_once(files, ms_per_page: float, prefetch: bool, device: str, peak_gflops: float | None) -> dict:
     from benchmark.feed.page_feed import PageFeed
     from benchmark.run.indexers import LocalIndexer
     from benchmark.run.settings import RunSettings
 
     os.environ["PAGEBENCH_PREFETCH"] = "1" if prefetch else "0"
-    model = WaitingModel(ms_per_page)
+    model = make_model(ms_per_page, device)
+    if isinstance(model, GpuWorkModel):  # the forward pass alone, on the same batches
+        started = time.perf_counter()
+        for start in range(0, len(files), BATCH_SIZE):
+            model.forward(min(BATCH_SIZE, len(files) - start))
+        forward_s = time.perf_counter() - started
+    else:
+        forward_s = ms_per_page * len(files) / 1000
     indexer = LocalIndexer(PageFeed(model), RunSettings(batch_size=BATCH_SIZE, show_progress=False), device)
     report = indexer.index(page_batches(files, model), ["en"])
-    forward_s = ms_per_page * model.pages / 1000
     timing = report.timing
-    return {
+    run = {
         "prefetch": prefetch,
         "index_s": timing.total_s,
         "forward_s": forward_s,
@@ -127,22 +185,33 @@ def index_once(files, ms_per_page: float, prefetch: bool, device: str) -> dict:
         "index_model_s": timing.model_s,
         "index_input_wait_s": timing.input_wait_s,
     }
+    if peak_gflops:
+        run["fraction_of_bfloat16_matmul_peak"] = model.flops / timing.total_s / 1e9 / peak_gflops
+    return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--ms-per-page", default="10,40", help="forward costs, comma-separated")
-    parser.add_argument("--device", default="cpu", help="where timers synchronise (cuda: the GPU's stream)")
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "pipeline.json")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N]: the forward pass runs on the GPU")
+    parser.add_argument("--output", type=Path, help="default: benchmarks/results/pipeline[-cuda].json")
     args = parser.parse_args()
     costs = [float(cost) for cost in args.ms_per_page.split(",")]
+    peak_gflops = None
+    if args.device.startswith("cuda"):
+        import torch
+
+        square = torch.randn(GpuWorkModel.SIDE, GpuWorkModel.SIDE, device=args.device).to(torch.bfloat16)
+        seconds = _matmul_seconds(square, torch.empty_like(square), args.device)
+        peak_gflops = 2 * GpuWorkModel.SIDE**3 / seconds / 1e9
     report: dict = {
         "pages": args.pages,
         "batch_size": BATCH_SIZE,
         "page_pixels": PAGE_SIZE,
         "dpi": DPI,
         "device": args.device,
+        "bfloat16_matmul_peak_gflops": peak_gflops,
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "target": f"index_s <= {TARGET_RATIO} x forward_s where decoding alone is faster than the forward",
@@ -157,7 +226,7 @@ def main() -> None:
                 for prefetch in (True, False):
                     run = {
                         "ms_per_page": ms_per_page,
-                        **index_once(files, ms_per_page, prefetch, args.device),
+                        **index_once(files, ms_per_page, prefetch, args.device, peak_gflops),
                     }
                     runs.append(run)
                     print(
@@ -171,7 +240,9 @@ def main() -> None:
                     run["index_over_forward"] <= TARGET_RATIO if decoding_faster and run["prefetch"] else None
                 )
             report["inputs"][kind] = {"decode_alone_s": decode_s, "runs": runs}
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    name = "pipeline-cuda.json" if args.device.startswith("cuda") else "pipeline.json"
+    output = args.output or REPO / "benchmarks" / "results" / name
+    output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report))
 
 

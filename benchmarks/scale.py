@@ -16,6 +16,11 @@ the largest size at most 1.5x that at the smallest plus the query batch; search 
 linear in pages (ms per query per 1000 pages at the largest size within 0.67-1.5x the
 smallest's).
 
+Then, in one more process, the on-disk store against the in-memory engine on the same
+1000 pages and the same query batch, for each scoring dtype: the best of five
+searches each, taken in alternation so that a slow spell of the machine hits both.
+Target: on disk at most 1.3x in memory (issue 16).
+
 The last line of output is a JSON object, also written to benchmarks/results/scale.json.
 """
 
@@ -37,6 +42,7 @@ sys.path.insert(0, str(REPO))
 
 VECTORS_PER_PAGE, DIM, QUERY_TOKENS, TOP_K = 1030, 128, 20, 100
 GENERATE_BATCH = 64  # pages made and added at a time, as a model's batch would be
+COMPARED_PAGES, COMPARE_ROUNDS, DISK_OVER_MEMORY_TARGET = 1000, 5, 1.3
 
 
 def measure_one(n_pages: int, n_queries: int, store_dir: Path) -> dict:
@@ -82,6 +88,53 @@ def measure_one(n_pages: int, n_queries: int, store_dir: Path) -> dict:
     }
 
 
+def compare_disk_with_memory(n_queries: int, store_dir: Path) -> dict:
+    """Search ms per query per 1000 pages, on disk and in memory, per scoring dtype."""
+    import torch
+
+    from benchmark.engine.index import PageVectorIndex
+    from benchmark.engine.ranking import id_ranks
+
+    torch.manual_seed(0)
+    torch.set_grad_enabled(False)
+    pages = torch.nn.functional.normalize(torch.randn(COMPARED_PAGES, VECTORS_PER_PAGE, DIM), dim=-1)
+    queries = [
+        torch.nn.functional.normalize(torch.randn(QUERY_TOKENS, DIM), dim=-1) for _ in range(n_queries)
+    ]
+    ranks = id_ranks([f"page-{i:07d}" for i in range(COMPARED_PAGES)])
+    rows = {}
+    for dtype in ("float32", "bfloat16"):
+        indexes = {
+            "memory": PageVectorIndex(dtype=dtype),
+            "disk": PageVectorIndex(dtype=dtype, store_dir=store_dir),
+        }
+        seconds = {}
+        for place, index in indexes.items():
+            index.add(list(pages))
+            index.finalize()
+            index.search(queries[:1], TOP_K, ranks)  # warm-up
+            seconds[place] = []
+        for _ in range(COMPARE_ROUNDS):
+            for place, index in indexes.items():
+                started = time.perf_counter()
+                index.search(queries, TOP_K, ranks)
+                seconds[place].append(time.perf_counter() - started)
+        per_1000 = {
+            place: round(1000 * min(times) / n_queries / (COMPARED_PAGES / 1000), 3)
+            for place, times in seconds.items()
+        }
+        ratio = per_1000["disk"] / per_1000["memory"]
+        rows[dtype] = {
+            "memory_ms_per_query_per_1000_pages": per_1000["memory"],
+            "disk_ms_per_query_per_1000_pages": per_1000["disk"],
+            "all_rounds_s": {place: [round(t, 3) for t in times] for place, times in seconds.items()},
+            "disk_over_memory": round(ratio, 3),
+            "target": DISK_OVER_MEMORY_TARGET,
+            "met": ratio <= DISK_OVER_MEMORY_TARGET,
+        }
+    return {"pages": COMPARED_PAGES, "queries": n_queries, "by_dtype": rows}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -91,10 +144,14 @@ def main() -> int:
     parser.add_argument("--store-dir", type=Path, help="where the stores go (default: a temporary folder)")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "scale.json")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size
+    parser.add_argument("--compare", action="store_true", help=argparse.SUPPRESS)  # internal
     args = parser.parse_args()
 
     if args.one is not None:
         print(json.dumps(measure_one(args.one, args.queries, args.store_dir)))
+        return 0
+    if args.compare:
+        print(json.dumps(compare_disk_with_memory(args.queries, args.store_dir)))
         return 0
 
     sizes = sorted(int(size) for size in args.pages.split(","))
@@ -110,6 +167,12 @@ def main() -> int:
             rows.append(json.loads(completed.stdout.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
             shutil.rmtree(store)
+        command = [sys.executable, __file__, "--compare", "--queries", str(args.queries)]
+        completed = subprocess.run(
+            [*command, "--store-dir", str(root / "compare")], capture_output=True, text=True, check=True
+        )
+        disk_vs_memory = json.loads(completed.stdout.strip().splitlines()[-1])
+        print(json.dumps(disk_vs_memory), flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -124,6 +187,7 @@ def main() -> int:
         "stored_dtype": "float16",
         "scoring_dtype": "float32",
         "rows": rows,
+        "disk_vs_memory": disk_vs_memory,
         "checks": {
             "peak_rss_largest_mb": largest["peak_rss_mb"],
             "peak_rss_limit_mb": round(rss_limit, 1),

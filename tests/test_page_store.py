@@ -3,10 +3,13 @@ pages in memory, and leaves no files behind."""
 
 import gc
 import json
+import re
 
 import numpy as np
+import pytest
 import torch
 
+from benchmark.core.errors import PagebenchError
 from benchmark.engine.disk_store import DiskRows
 from benchmark.engine.index import EngineLimits, PageVectorIndex
 from benchmark.engine.ranking import id_ranks
@@ -46,6 +49,24 @@ def test_disk_store_scores_exactly_as_memory(tmp_path):
     assert not list(tmp_path.iterdir())  # the store goes with its index
 
 
+def test_bfloat16_pages_are_stored_as_scored_so_disk_equals_memory(tmp_path):
+    generator = torch.Generator().manual_seed(1)
+    pages = [
+        torch.randn(int(n), 16, generator=generator)
+        for n in torch.randint(1, 30, (120,), generator=generator)
+    ]
+    queries = [torch.randn(5, 16, generator=generator) for _ in range(7)]
+    ranks = id_ranks([f"p{i:03d}" for i in range(len(pages))])
+    in_memory = PageVectorIndex(dtype="bfloat16", limits=LIMITS)
+    on_disk = PageVectorIndex(dtype="bfloat16", limits=LIMITS, store_dir=tmp_path)
+    for index in (in_memory, on_disk):
+        index.add(pages)  # float32 values bfloat16 does not hold: both round them once
+        index.finalize()
+    expected, got = in_memory.search(queries, 15, ranks), on_disk.search(queries, 15, ranks)
+    assert np.array_equal(expected[0], got[0]) and np.array_equal(expected[1], got[1])
+    assert on_disk.nbytes == in_memory.nbytes  # two bytes a value, both places
+
+
 def test_run_with_the_index_on_disk(cli, checkpoints, tmp_path):
     common = ["run", "--task", "debian-faq-en", "--output-dir", tmp_path, "--latency-queries", "0"]
     common += ["--no-cache", "--retriever", "colpali", "--checkpoint", checkpoints["colpali"]]
@@ -61,3 +82,14 @@ def test_run_with_the_index_on_disk(cli, checkpoints, tmp_path):
         assert abs(disk["metrics"][name] - value) < 0.02, name
     gc.collect()
     assert not any((tmp_path / "store").iterdir())
+
+
+def test_a_store_file_cut_short_is_an_error_naming_it(tmp_path):
+    index = PageVectorIndex(limits=LIMITS, store_dir=tmp_path)
+    index.add(float16_pages(40))
+    index.finalize()
+    bucket = index._buckets[-1].vectors
+    with open(bucket.path, "r+b") as file:
+        file.truncate(bucket.nbytes - 2)
+    with pytest.raises(PagebenchError, match=f"{re.escape(str(bucket.path))}: the page store ends early"):
+        index.search([torch.ones(2, 16)], 5, id_ranks([f"p{i:03d}" for i in range(40)]))

@@ -120,11 +120,13 @@ def test_the_switch_reads_the_environment(monkeypatch):
         prefetch_depth()
 
 
-def test_a_run_is_identical_with_prefetching_on_and_off(cli, checkpoints, tmp_path, monkeypatch):
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "cache"])
+def test_a_run_is_identical_with_prefetching_on_and_off(cli, checkpoints, tmp_path, monkeypatch, cached):
     outputs = {}
     for switch in ("1", "0"):
         monkeypatch.setenv(PREFETCH_ENV, switch)
-        args = ["--retriever", "colpali", "--checkpoint", checkpoints["colpali"], "--no-cache"]
+        cache = ["--cache-dir", tmp_path / f"cache{switch}"] if cached else ["--no-cache"]
+        args = ["--retriever", "colpali", "--checkpoint", checkpoints["colpali"], *cache]
         code, _, err = cli(
             "run",
             "--task",
@@ -150,3 +152,78 @@ def test_a_run_is_identical_with_prefetching_on_and_off(cli, checkpoints, tmp_pa
         assert 0 < efficiency["index_model_s"] <= efficiency["index_s"]
         assert 0 <= efficiency["index_input_wait_s"] <= efficiency["index_s"]
         assert efficiency["index_model_s"] + efficiency["index_input_wait_s"] <= efficiency["index_s"]
+
+
+class PreparingRetriever:
+    """Embeds a page as one row holding a running count: encoding a page twice shows.
+    Records the thread of each preparation and whether the forward pass got it."""
+
+    page_input = "image"
+
+    def __init__(self):
+        self.encoded, self.prepared_on, self.forward_given_inputs, self.added = 0, set(), [], []
+
+    def begin_index(self, languages):  # noqa: ARG002 (the protocol's signature)
+        pass
+
+    def finish_index(self):
+        pass
+
+    def embedding_key(self):
+        return {"retriever": "counting"}
+
+    def page_inputs(self, batch):
+        self.prepared_on.add(threading.current_thread().name)
+        return {"pages": len(batch.ids)}
+
+    def page_vectors(self, batch, model_inputs=None):
+        import torch
+
+        self.forward_given_inputs.append(model_inputs == {"pages": len(batch.ids)})
+        vectors = [torch.full((1, 4), float(self.encoded + i)) for i in range(len(batch.ids))]
+        self.encoded += len(batch.ids)
+        return vectors
+
+    def add_page_vectors(self, ids, vectors):
+        self.added += [(page_id, float(page[0, 0])) for page_id, page in zip(ids, vectors, strict=True)]
+
+
+def index_with_a_cache(tmp_path, cache_dir, depth: str, monkeypatch) -> tuple:
+    """Six pages in batches of two; p2 is p0 again, in the next batch."""
+    from benchmark.feed.embedding_cache import EmbeddingCache
+    from benchmark.feed.page_feed import PageFeed
+    from benchmark.run.indexers import LocalIndexer
+    from benchmark.run.settings import RunSettings
+
+    monkeypatch.setenv(PREFETCH_ENV, depth)
+    files = []
+    for i in range(6):
+        path = tmp_path / f"p{i}.png"
+        page_image(f"page {0 if i == 2 else i}").save(path)
+        files.append(PageFile(path))
+    ids = tuple(f"p{i}" for i in range(6))
+    corpus = Corpus(ids=ids, qrels_ids=ids, images=FileImages(files, 144))
+    retriever = PreparingRetriever()
+    feed = PageFeed(retriever, EmbeddingCache(cache_dir, retriever.embedding_key()))
+    pages = PageBatches(corpus, ["en"], retriever, batch_size=2)
+    report = LocalIndexer(feed, RunSettings(batch_size=2, show_progress=False), "cpu").index(pages, ["en"])
+    return retriever, report
+
+
+def test_the_processor_runs_ahead_on_the_decoding_thread(tmp_path, monkeypatch):
+    retriever, _ = index_with_a_cache(tmp_path, tmp_path / "cache", "1", monkeypatch)
+    assert retriever.prepared_on == {"pagebench-prefetch"}
+    assert retriever.forward_given_inputs and all(retriever.forward_given_inputs)
+    off, _ = index_with_a_cache(tmp_path, tmp_path / "cache-off", "0", monkeypatch)
+    assert off.prepared_on == {threading.current_thread().name}
+
+
+def test_a_page_the_batch_before_encodes_comes_from_the_cache_as_without_prefetching(tmp_path, monkeypatch):
+    results = {}
+    for depth in ("2", "0"):
+        retriever, report = index_with_a_cache(tmp_path, tmp_path / f"cache-{depth}", depth, monkeypatch)
+        results[depth] = (retriever.added, report.pages_encoded, report.pages_from_cache)
+    assert results["2"] == results["0"]
+    added, encoded, from_cache = results["2"]
+    assert (encoded, from_cache) == (5, 1)
+    assert dict(added)["p2"] == dict(added)["p0"]  # the vectors p0 stored, not a second encoding

@@ -298,10 +298,10 @@ def test_out_of_memory_suggests_a_smaller_batch(cli, checkpoints, monkeypatch, t
 
     from benchmark.retrievers.colpali import ColPaliRetriever
 
-    def exhausted(_self, _batch):
+    def exhausted(_self, _inputs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(ColPaliRetriever, "embed_pages", exhausted)
+    monkeypatch.setattr(ColPaliRetriever, "embed_page_inputs", exhausted)  # the forward pass
     code, _, err = cli(
         "run", "--task", TASK, "--retriever", "colpali", "--checkpoint", checkpoints["colpali"],
         "--batch-size", "16", "--output-dir", tmp_path,

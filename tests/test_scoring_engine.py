@@ -40,7 +40,11 @@ def corpus():
     return pages, queries, ids
 
 
-@pytest.mark.parametrize("limits", [EngineLimits(), SMALL], ids=["default", "tiny-tiles"])
+@pytest.mark.parametrize(
+    "limits",
+    [EngineLimits(), SMALL, EngineLimits.for_device("cuda")],
+    ids=["default", "tiny-tiles", "gpu-tiles"],
+)
 def test_float32_matches_the_per_pair_loop_exactly(corpus, limits):
     pages, queries, ids = corpus
     index = PageVectorIndex(dtype="float32", limits=limits)
@@ -53,6 +57,14 @@ def test_float32_matches_the_per_pair_loop_exactly(corpus, limits):
         np.testing.assert_allclose(scores[row], reference[row][indices[row]], atol=1e-5)
     assert reference[0][5] < 0  # the all-negative page was scored exactly too
     assert scores.dtype == np.float32
+
+
+def test_a_gpu_gets_larger_tiles_than_a_cpu():
+    cpu, gpu = EngineLimits.for_device("cpu"), EngineLimits.for_device("cuda:1")
+    assert cpu == EngineLimits() and PageVectorIndex(device="cpu").limits == cpu
+    # at 2000 bfloat16 query rows a CPU tile holds 2 ColPali pages; a GPU's a few dozen
+    pages_per_tile = [limits.tile_bytes // (1030 * 2000 * 2) for limits in (cpu, gpu)]
+    assert pages_per_tile == [2, 65] and gpu.block_pages >= pages_per_tile[1]
 
 
 def test_padding_never_changes_a_score(corpus):

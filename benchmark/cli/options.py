@@ -55,8 +55,9 @@ def add_retriever_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--index-on-disk",
         metavar="DIR",
-        help="keep page vectors in float16 files under DIR instead of in memory, for corpora larger "
-        "than memory (the engine streams them; scores match in-memory float32 to about 3 digits)",
+        help="keep page vectors in files under DIR instead of in memory, for corpora larger than "
+        "memory (the engine streams them): float16 with --scoring-dtype float32, scores matching "
+        "in-memory float32 to about 3 digits; bfloat16 with bfloat16, scores equal to in-memory",
     )
     model.add_argument(
         "--param",

@@ -2,5 +2,5 @@
 
 errors (and the one did-you-mean), the plain data types that flow between layers,
 the metric vocabulary, every default and choice list, languages, device resolution
-and file helpers.
+file helpers and heap trimming.
 """

@@ -1,6 +1,7 @@
 """Page input decoded ahead of the model: a worker thread walks the batches (decoding,
-PDF rendering, OCR) while the retriever encodes the one before, so on a GPU the forward
-pass does not wait on the CPU for every batch.
+PDF rendering, OCR, then `PageFeed.prepare`: the embedding-cache lookup and the
+retriever's processor) while the retriever encodes the one before, so on a GPU the
+forward pass does not wait on the CPU for every batch.
 
 Order and content are unchanged: the worker yields the same parts in the same order,
 and an error it meets (an unreadable page) is raised in the caller at the part where

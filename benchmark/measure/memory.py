@@ -6,7 +6,6 @@ RSS comes from psutil, so it is measured on Linux, macOS and Windows alike.
 
 from __future__ import annotations
 
-import ctypes
 import sys
 import threading
 import time
@@ -14,6 +13,7 @@ import time
 import psutil
 
 from benchmark.core.device import is_cuda
+from benchmark.core.heap import release_free_memory
 
 _PROCESS = psutil.Process()
 
@@ -21,14 +21,6 @@ _PROCESS = psutil.Process()
 def resident_bytes() -> int:
     """Current resident set size of this process."""
     return _PROCESS.memory_info().rss
-
-
-def release_free_memory() -> None:
-    """Hand freed heap pages back to the OS (glibc only), so the next measurement starts clean."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 class PeakMemory:

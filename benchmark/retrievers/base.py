@@ -18,8 +18,12 @@ and `add_page_vectors(ids, vectors)` (EmbeddingRetriever does): the runner then 
 page vectors on disk and calls `page_vectors` only for pages it has not seen (see
 `benchmark/feed/page_feed.py`); an `embedding_key()` of None caches nothing (a model
 in memory, whose weights nothing names). Without them, `add_pages` is called and nothing
-is cached. `page_input` says what a batch must carry: "text" (the runner fills page text
-from the task or from OCR) or "image" (decoded RGB page images).
+is cached. Such a retriever may split its CPU-side preparation (the processor) from the
+forward pass with `page_inputs(batch)` and `page_vectors(batch, model_inputs)`: the
+runner then prepares the next batches on the thread that decodes them, while the model
+runs (`benchmark/feed/prefetch.py`). `page_input` says what a batch must carry: "text"
+(the runner fills page text from the task or from OCR) or "image" (decoded RGB page
+images).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class RetrieverOptions:
     batch_size: int | None = None  # None: defaults.BATCH_SIZE
     scoring_dtype: str = "auto"  # late-interaction / dot scoring: auto, float32, bfloat16
     pool_factor: int = POOL_FACTOR  # hierarchical token pooling of multi-vector pages
-    index_dir: str | None = None  # keep page vectors on disk here (float16), not in memory
+    index_dir: str | None = None  # keep page vectors on disk here (16-bit), not in memory
     params: dict[str, str] = field(default_factory=dict)  # --param key=value
     protocol: str = DEFAULT_PROTOCOL  # vidore: score with the official retriever's arithmetic
 

@@ -63,8 +63,11 @@ class BiPaliRetriever(EmbeddingRetriever):
         described["parameters"]["adapter_base"] = getattr(self, "adapter_base", None)
         return described
 
-    def embed_pages(self, batch: PageBatch) -> list:
-        return self._mean_pooled(self.processor.process_images(images=batch.images))
+    def page_inputs(self, batch: PageBatch):
+        return self.processor.process_images(images=batch.images)
+
+    def embed_page_inputs(self, inputs) -> list:
+        return self._mean_pooled(inputs)
 
     def embed_queries(self, texts: list[str]) -> list:
         return self._mean_pooled(self.processor.process_queries(text=texts))

@@ -41,9 +41,11 @@ class BiSiglipRetriever(EmbeddingRetriever):
         self.processor = SiglipProcessor.from_pretrained(checkpoint.source, **checkpoint.kwargs)
         self.resolved_revision = getattr(config, "_commit_hash", None)
 
-    def embed_pages(self, batch: PageBatch) -> list:
-        inputs = self.to_device(self.processor(images=batch.images, return_tensors="pt"))
-        return self._rows(self.model.get_image_features(**inputs))
+    def page_inputs(self, batch: PageBatch):
+        return self.processor(images=batch.images, return_tensors="pt")
+
+    def embed_page_inputs(self, inputs) -> list:
+        return self._rows(self.model.get_image_features(**self.to_device(inputs)))
 
     def embed_queries(self, texts: list[str]) -> list:
         inputs = self.processor(text=texts, padding="max_length", truncation=True, return_tensors="pt")

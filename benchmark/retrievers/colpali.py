@@ -161,8 +161,11 @@ class ColPaliRetriever(EmbeddingRetriever):
             key["base_model_files"] = folder_state_hash(self.base_folder)
         return key
 
-    def embed_pages(self, batch: PageBatch) -> list:
-        return self._unmasked_vectors(self.processor.process_images(images=batch.images))
+    def page_inputs(self, batch: PageBatch):
+        return self.processor.process_images(images=batch.images)
+
+    def embed_page_inputs(self, inputs) -> list:
+        return self._unmasked_vectors(inputs)
 
     def embed_queries(self, texts: list[str]) -> list:
         return self._unmasked_vectors(self.processor.process_queries(text=texts))

@@ -2,7 +2,10 @@
 
 A subclass loads its model and implements `embed_pages(batch)` and
 `embed_queries(texts)`, each returning one [n_vectors, dim] float tensor per item
-(one row for single-vector models). Everything else (the page-vector index,
+(one row for single-vector models). One whose processor can run apart from the model
+implements `page_inputs(batch)` (the processor's work, on the CPU) and
+`embed_page_inputs(inputs)` (the forward pass) instead of `embed_pages`: the runner then
+prepares the next batches on the thread that decodes them. Everything else (the page-vector index,
 token pooling, the exact top-k search, batching of queries, what goes into the
 results file) is here, once.
 """
@@ -24,6 +27,7 @@ from benchmark.core.errors import PagebenchError
 from benchmark.core.files import folder_state_hash
 from benchmark.core.protocols import PROTOCOLS
 from benchmark.core.types import PageBatch, Query, RankedRun
+from benchmark.engine.disk_store import stored_dtype_name
 from benchmark.engine.index import PageVectorIndex
 from benchmark.engine.pooling import pool_page_vectors
 from benchmark.engine.ranking import id_ranks
@@ -68,6 +72,19 @@ class EmbeddingRetriever:
         raise NotImplementedError
 
     def embed_pages(self, batch: PageBatch) -> list:
+        inputs = self.page_inputs(batch)
+        if inputs is None:
+            raise NotImplementedError(f"{type(self).__name__} implements neither embed_pages nor page_inputs")
+        return self.embed_page_inputs(inputs)
+
+    def page_inputs(self, batch: PageBatch) -> object | None:  # noqa: ARG002 (subclasses use it)
+        """The model's inputs for `batch`, prepared on the CPU (the processor's work), or None
+        when this retriever has no such step. It runs on the decoding thread while the
+        model encodes the batch before, so it must not touch the model or the device."""
+        return None
+
+    def embed_page_inputs(self, inputs) -> list:
+        """The forward pass on `page_inputs(batch)`: one [n_vectors, dim] tensor per page."""
         raise NotImplementedError
 
     def embed_queries(self, texts: list[str]) -> list:
@@ -75,6 +92,7 @@ class EmbeddingRetriever:
 
     # --- the Retriever protocol -----------------------------------------------------
     def describe(self) -> dict:
+        index_storage = f"disk, {stored_dtype_name(self.scoring_dtype)}" if self.index_dir else "memory"
         return {
             "checkpoint": self.checkpoint_name,
             "revision": self.revision,
@@ -88,7 +106,7 @@ class EmbeddingRetriever:
                 "scoring_dtype": self.scoring_dtype,
                 "pool_factor": self.pool_factor,
                 "batch_size": self.batch_size,
-                "index_storage": "disk, float16" if self.index_dir else "memory",
+                "index_storage": index_storage,
             },
         }
 
@@ -119,10 +137,14 @@ class EmbeddingRetriever:
     # --- page embeddings, for the runner's embedding cache ----------------------------
     # The runner calls page_vectors only for pages it has not cached, then hands every
     # page's vectors, cached or fresh, to add_page_vectors (see benchmark/embedding_cache.py).
-    def page_vectors(self, batch: PageBatch) -> list:
-        """Each page's vectors as the index stores them (after token pooling)."""
+    def page_vectors(self, batch: PageBatch, model_inputs=None) -> list:
+        """Each page's vectors as the index stores them (after token pooling);
+        `model_inputs`: `page_inputs(batch)`, when it was prepared ahead."""
         with self.torch.inference_mode():
-            vectors = self.embed_pages(batch)
+            if model_inputs is None:
+                vectors = self.embed_pages(batch)
+            else:
+                vectors = self.embed_page_inputs(model_inputs)
         if self.pool_factor > 1:
             vectors = [pool_page_vectors(page, self.pool_factor) for page in vectors]
         return vectors
@@ -209,6 +231,6 @@ def _check_official_options(name: str, options: RetrieverOptions) -> None:
         )
     if options.index_dir:
         raise PagebenchError(
-            f"{name}: --index-on-disk stores float16, which would change the official arithmetic; "
+            f"{name}: --index-on-disk stores pages in 16 bits, which would change the official arithmetic; "
             f"drop it with --protocol {options.protocol}"
         )

@@ -121,7 +121,8 @@ def evaluate(
     `.trec` and `.qrels`, as the command line writes). Caches (`cache_dir`, default as the
     command line's; None: none) hold OCR text and page embeddings; an encoder object's page
     embeddings are cached only under a `cache_key`, which must change whenever its weights do.
-    `index_dir` keeps page vectors on disk, in float16 (`--index-on-disk`).
+    `index_dir` keeps page vectors on disk (`--index-on-disk`): float16 when scored in float32,
+    bfloat16 when scored in bfloat16.
     `max_queries` evaluates a fixed sample of that many queries per task (drawn with
     `query_seed`; its results carry their own fingerprint and a note). `latency_queries=0` skips
     the one-query-at-a-time latency probe, which a training loop rarely needs.

@@ -98,11 +98,12 @@ class LocalIndexer:
 
     def index(self, pages: PageBatches, languages: Sequence[str]) -> IndexReport:
         """Feed every batch to the retriever, timing its own work batch by batch; the next
-        batches are decoded meanwhile (`feed/prefetch.py`)."""
+        batches are decoded and prepared meanwhile (`feed/prefetch.py`, `PageFeed.prepare`)."""
         retriever, settings = self.feed.retriever, self.settings
         n_pages = pages.n_entries
         times: list[tuple[int, float]] = []
-        with Timer(self.device) as total, Prefetched(pages) as decoded:
+        prepared = (self.feed.prepare(batch) for batch in pages)
+        with Timer(self.device) as total, Prefetched(prepared) as decoded:
             retriever.begin_index(languages)
             with progress_bar(
                 total=n_pages, unit="page", desc=f"{self.label}index", enabled=settings.show_progress
@@ -204,10 +205,11 @@ class ShardedIndexer:
         )
 
     def _own_parts(self, pages: PageBatches):
-        """(batch index, part) of the batches this rank owns, in order; (index, None) ends a batch."""
+        """(batch index, prepared part) of the batches this rank owns, in order; (index, None)
+        ends a batch."""
         for index in range(self.cluster.rank, pages.n_batches, self.cluster.world_size):
             for part in pages.parts(index):  # large pages: decoded a few at a time
-                yield index, part
+                yield index, self.feed.prepare(part)
             yield index, None
 
     def _add(self, gathered: list) -> None:
