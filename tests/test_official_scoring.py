@@ -157,7 +157,7 @@ def test_bisiglip_under_vidore_ranks_by_the_raw_dot_product(checkpoints):
     ("options", "message"),
     [
         ({"scoring_dtype": "float32"}, "--scoring-dtype does not apply with --protocol vidore"),
-        ({"index_dir": "pages"}, "--index-on-disk stores float16"),
+        ({"index_dir": "pages"}, "--index-on-disk stores pages in 16 bits"),
     ],
 )
 def test_options_that_would_change_the_official_arithmetic_are_refused(checkpoints, options, message):

@@ -181,7 +181,7 @@ def test_a_terminated_run_removes_its_disk_index_and_says_so(checkpoints, tmp_pa
     deadline = time.monotonic() + 120
     staging = []
     while process.poll() is None and time.monotonic() < deadline:
-        staging = [path for path in index.glob("pages-*/staging.f16") if path.stat().st_size > 0]
+        staging = [path for path in index.glob("pages-*/staging.bin") if path.stat().st_size > 0]
         if staging:
             break
         time.sleep(0.005)
