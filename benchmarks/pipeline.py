@@ -3,6 +3,7 @@ with the next batches decoded ahead (`benchmark/feed/prefetch.py`) and without.
 
     python benchmarks/pipeline.py [--pages 500] [--ms-per-page 10,40]
     python benchmarks/pipeline.py --device cuda   # the forward pass is real GPU work
+    python benchmarks/pipeline.py --processor --pages 300 --ms-per-page 40,80
 
 The model is a stand-in whose forward pass is a GPU-like wait: on the CPU it idles for
 `ms_per_page` per page of the batch (a sleep), so the forward time is known exactly and
@@ -10,6 +11,11 @@ decoding may run beside it. With `--device cuda` the forward pass is bfloat16 ma
 on the GPU, as many as take `ms_per_page` per page (calibrated first), ended by a
 synchronise; the forward time is then measured alone, and the report adds the fraction
 of the GPU's bfloat16 matmul peak (measured in the same run) that indexing sustained.
+
+With `--processor` each batch also goes through ColPali's image processor (SigLIP's,
+448 x 448: resize, rescale, normalise) as the stand-in's `page_inputs`, the step
+pagebench runs ahead on the decoding thread (`PageFeed.prepare`); `decode_alone_s` then
+counts decoding plus that step, and the results go to pipeline-processor.json.
 
 The pages are real: `--pages` A4 pages of printed text,
 rendered with PIL to PNG files (1190 x 1684 pixels, what 144 DPI gives) and into one
@@ -105,7 +111,35 @@ def _matmul_seconds(a, out, device) -> float:
     return (time.perf_counter() - started) / repeats
 
 
-def make_model(ms_per_page: float, device: str) -> WaitingModel:
+class PreparingModel(WaitingModel):
+    """A waiting model whose pages first go through ColPali's image processor, split from
+    the forward pass as pagebench's own retrievers split it (`page_inputs`)."""
+
+    def __init__(self, ms_per_page: float):
+        from transformers import SiglipImageProcessor
+
+        super().__init__(ms_per_page)
+        self.processor = SiglipImageProcessor(size={"height": 448, "width": 448})
+
+    def embedding_key(self) -> None:
+        return None
+
+    def page_inputs(self, batch):
+        return self.processor(images=batch.images, return_tensors="pt")
+
+    def page_vectors(self, batch, model_inputs=None) -> list:
+        if model_inputs is None:
+            model_inputs = self.page_inputs(batch)
+        self.forward(len(batch.ids))
+        return [None] * len(batch.ids)
+
+    def add_page_vectors(self, ids, vectors) -> None:  # noqa: ARG002 (the protocol's signature)
+        self.pages += len(ids)
+
+
+def make_model(ms_per_page: float, device: str, processor: bool = False) -> WaitingModel:
+    if processor:
+        return PreparingModel(ms_per_page)
     return GpuWorkModel(ms_per_page, device) if device.startswith("cuda") else WaitingModel(ms_per_page)
 
 
@@ -153,20 +187,25 @@ def page_batches(files, model):
     return PageBatches(corpus_of(files), ["en"], model, batch_size=BATCH_SIZE)
 
 
-def decode_alone_s(files) -> float:
+def decode_alone_s(files, processor: bool) -> float:
+    """Seconds of the page input alone: decoding, and with `processor` its preparation."""
+    model = make_model(0, "cpu", processor)
     started = time.perf_counter()
-    for _ in page_batches(files, WaitingModel(0)):
-        pass
+    for batch in page_batches(files, model):
+        if processor:
+            model.page_inputs(batch)
     return time.perf_counter() - started
 
 
-def index_once(files, ms_per_page: float, prefetch: bool, device: str, peak_gflops: float | None) -> dict:
+def index_once(
+    files, ms_per_page: float, prefetch: bool, device: str, peak_gflops: float | None, processor: bool
+) -> dict:
     from benchmark.feed.page_feed import PageFeed
     from benchmark.run.indexers import LocalIndexer
     from benchmark.run.settings import RunSettings
 
     os.environ["PAGEBENCH_PREFETCH"] = "1" if prefetch else "0"
-    model = make_model(ms_per_page, device)
+    model = make_model(ms_per_page, device, processor)
     if isinstance(model, GpuWorkModel):  # the forward pass alone, on the same batches
         started = time.perf_counter()
         for start in range(0, len(files), BATCH_SIZE):
@@ -195,6 +234,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--ms-per-page", default="10,40", help="forward costs, comma-separated")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N]: the forward pass runs on the GPU")
+    parser.add_argument(
+        "--processor", action="store_true", help="pages also go through ColPali's image processor"
+    )
     parser.add_argument("--output", type=Path, help="default: benchmarks/results/pipeline[-cuda].json")
     args = parser.parse_args()
     costs = [float(cost) for cost in args.ms_per_page.split(",")]
@@ -211,6 +253,7 @@ def main() -> None:
         "page_pixels": PAGE_SIZE,
         "dpi": DPI,
         "device": args.device,
+        "processor": "SiglipImageProcessor 448 x 448 (ColPali's)" if args.processor else None,
         "bfloat16_matmul_peak_gflops": peak_gflops,
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
@@ -220,13 +263,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         inputs = make_inputs(Path(folder), args.pages)
         for kind, files in inputs.items():
-            decode_s = decode_alone_s(files)
+            decode_s = decode_alone_s(files, args.processor)
             runs = []
             for ms_per_page in costs:
                 for prefetch in (True, False):
                     run = {
                         "ms_per_page": ms_per_page,
-                        **index_once(files, ms_per_page, prefetch, args.device, peak_gflops),
+                        **index_once(files, ms_per_page, prefetch, args.device, peak_gflops, args.processor),
                     }
                     runs.append(run)
                     print(
@@ -241,6 +284,8 @@ def main() -> None:
                 )
             report["inputs"][kind] = {"decode_alone_s": decode_s, "runs": runs}
     name = "pipeline-cuda.json" if args.device.startswith("cuda") else "pipeline.json"
+    if args.processor:
+        name = name.replace("pipeline", "pipeline-processor")
     output = args.output or REPO / "benchmarks" / "results" / name
     output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report))

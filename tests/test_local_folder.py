@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from benchmark.feed.prefetch import PREFETCH_ENV
 from benchmark.retrievers.base import EncodedQueries
 from benchmark.run.evaluate import evaluate
 from benchmark.run.settings import RunSettings
@@ -51,7 +52,9 @@ def test_pdf_pages_render_at_the_stated_dpi(tmp_path):
     assert [image.size for image in images] == [(960, 300), (960, 300)]
 
 
-def test_images_are_decoded_one_batch_at_a_time(folder, monkeypatch):
+@pytest.mark.parametrize("prefetch", ["0", "1"], ids=["in-the-caller", "decoded-ahead"])
+def test_images_are_decoded_one_batch_at_a_time(folder, monkeypatch, prefetch):
+    monkeypatch.setenv(PREFETCH_ENV, prefetch)
     decoded = []
     original = images_module.decode_image
     monkeypatch.setattr(images_module, "decode_image", lambda *a: decoded.append(a[1]) or original(*a))
@@ -69,9 +72,12 @@ def test_images_are_decoded_one_batch_at_a_time(folder, monkeypatch):
             pass
 
         def add_pages(self, batch):
-            # Only this batch has been decoded so far, not the rest of the corpus.
+            # Only this batch has been decoded so far, not the rest of the corpus; decoding
+            # ahead adds at most one batch waiting and one being decoded (depth 1).
             self.seen.extend(batch.ids)
-            assert decoded == self.seen and len(batch.images) <= 2
+            so_far = list(decoded)
+            assert so_far[: len(self.seen)] == self.seen and len(batch.images) <= 2
+            assert len(so_far) - len(self.seen) <= (0 if prefetch == "0" else 2 * 2)
 
         def finish_index(self):
             pass
