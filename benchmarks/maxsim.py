@@ -1,6 +1,6 @@
 """MaxSim engine vs the padded-einsum reference, and its cost per page as the corpus grows.
 
-    python benchmarks/maxsim.py                  # about 20 minutes on 2 CPU cores, 12 GB of memory
+    python benchmarks/maxsim.py                  # 16 minutes on 2 CPU cores, about 11 GB of memory
     python benchmarks/maxsim.py --device cuda    # on a GPU: writes benchmarks/results/maxsim-cuda.json
     python benchmarks/maxsim.py --quick          # smaller shapes, for a smoke run
 

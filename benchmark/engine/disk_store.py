@@ -44,8 +44,9 @@ def stored_dtype_name(scoring_dtype: str) -> str:
 class DiskPageStore:
     """Append-only staging of page vectors, then one file per bucket."""
 
-    def __init__(self, folder: Path, scoring_dtype):
-        """`scoring_dtype`: the torch dtype the engine scores in; it sets the stored dtype."""
+    def __init__(self, folder: Path, scoring_dtype: str):
+        """`scoring_dtype`: the dtype the engine scores in ("float32", "bfloat16"); it sets
+        the stored dtype."""
         import torch
 
         # a folder of its own: several indexes (tasks, processes) may share `folder`
@@ -53,7 +54,7 @@ class DiskPageStore:
         self.folder.mkdir(parents=True)
         # the files go when the index does (or at exit): they are a cache of this run only
         weakref.finalize(self, shutil.rmtree, self.folder, True)
-        self.stored_dtype = getattr(torch, stored_dtype_name(str(scoring_dtype).removeprefix("torch.")))
+        self.stored_dtype = getattr(torch, stored_dtype_name(scoring_dtype))
         self._staging_path = self.folder / "staging.bin"
         self._staging = open(self._staging_path, "wb")  # noqa: SIM115 - closed in finalize
         self._offsets = [0]  # rows before each page in the staging file
@@ -79,7 +80,8 @@ class DiskPageStore:
         with open(path, "wb") as out:
             for position in members:
                 start, stop = self._offsets[position], self._offsets[position + 1]
-                page = _read_rows(self._staging_path, start, stop, self.dim)
+                page = np.empty((stop - start, self.dim), dtype=RAW_DTYPE)
+                _read_into(self._staging_path, start * self.dim * page.itemsize, page)
                 out.write(page.tobytes())
                 if stop - start < padded_length:
                     out.write(np.repeat(page[-1:], padded_length - (stop - start), axis=0).tobytes())
@@ -147,15 +149,6 @@ def _read_into(path: Path, offset: int, buffer: np.ndarray) -> None:
                     "something changed it while pagebench ran"
                 )
             filled += read
-
-
-def _read_rows(path: Path, start: int, stop: int, dim: int) -> np.ndarray:
-    itemsize = np.dtype(RAW_DTYPE).itemsize
-    if stop <= start:
-        return np.empty((0, dim), dtype=RAW_DTYPE)
-    return np.memmap(
-        path, dtype=RAW_DTYPE, mode="r", offset=start * dim * itemsize, shape=(stop - start, dim)
-    )
 
 
 def folder_bytes(folder: Path) -> int:

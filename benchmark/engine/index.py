@@ -84,7 +84,7 @@ class PageVectorIndex:
         self.device = torch.device(device)
         self.limits = limits or EngineLimits.for_device(self.device)
         self._pending: list = []  # page tensors in the scoring dtype, until finalize()
-        self._disk = DiskPageStore(store_dir, self.dtype) if store_dir is not None else None
+        self._disk = DiskPageStore(store_dir, dtype) if store_dir is not None else None
         self._lengths: list[int] = []
         self._buckets: list[_Bucket] = []
         self.dim: int | None = None

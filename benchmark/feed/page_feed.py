@@ -12,7 +12,7 @@ It keeps the counts the results file reports (pages encoded, pages from the cach
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from benchmark.core.types import PageBatch
 from benchmark.feed.embedding_cache import EmbeddingCache, page_content_key
@@ -75,8 +75,7 @@ class PageFeed:
         rows = prepared.rows_to_encode()
         page_inputs = getattr(self.retriever, "page_inputs", None)
         if rows and page_inputs is not None:
-            inputs = page_inputs(_subset(batch, rows))
-            prepared = PreparedBatch(batch, prepared.cache_keys, prepared.cached, prepared.deferred, inputs)
+            prepared = replace(prepared, model_inputs=page_inputs(_subset(batch, rows)))
         return prepared
 
     def add(self, batch: PageBatch | PreparedBatch) -> None:
